@@ -98,6 +98,15 @@ export const ControlConfig = z.object({
         .default(10 * 60),
     })
     .default({ userSessionTtlSeconds: 30 * 86_400, loginSessionTtlSeconds: 600 }),
+  /** Per-client-IP limits. Defaults: a person never notices; a guesser gets ~10 tries a minute. */
+  rateLimits: z
+    .object({
+      signInPerMinute: z.number().positive().default(10),
+      signInBurst: z.number().int().min(1).default(10),
+      registerPerSecond: z.number().positive().default(10),
+      registerBurst: z.number().int().min(1).default(100),
+    })
+    .default({ signInPerMinute: 10, signInBurst: 10, registerPerSecond: 10, registerBurst: 100 }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type ControlConfig = z.infer<typeof ControlConfig>;

@@ -4,31 +4,9 @@
  */
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { z } from 'zod';
+import { controlErrorStatus, type ControlErrorCode } from '../../shared/schema/control/errors.js';
 
-export type ApiErrorCode =
-  | 'bad_request'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'gone'
-  | 'rate_limited'
-  | 'too_large'
-  | 'unsupported_media_type'
-  | 'internal';
-
-const STATUS: Record<ApiErrorCode, number> = {
-  bad_request: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  gone: 410,
-  too_large: 413,
-  unsupported_media_type: 415,
-  rate_limited: 429,
-  internal: 500,
-};
+export type ApiErrorCode = ControlErrorCode;
 
 export class ApiError extends Error {
   readonly status: number;
@@ -37,7 +15,7 @@ export class ApiError extends Error {
     message: string,
   ) {
     super(message);
-    this.status = STATUS[code];
+    this.status = controlErrorStatus[code];
   }
 }
 
@@ -69,9 +47,7 @@ export function installErrorHandler(app: FastifyInstance): void {
       return reply.status(413).send(errorBody('too_large', 'request body too large'));
     }
     if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || status === 415) {
-      return reply
-        .status(415)
-        .send(errorBody('unsupported_media_type', 'unsupported content type'));
+      return reply.status(415).send(errorBody('bad_request', 'unsupported content type'));
     }
     if (status === 429)
       return reply.status(429).send(errorBody('rate_limited', 'too many requests'));

@@ -27,7 +27,7 @@ function makeHub(over: Partial<HubOptions> = {}) {
   const hub = new NetmapHub({
     relayMap: () => relayMap,
     issueRelayToken: async () => ({
-      token: `relay-token-${String(++tokenN).padStart(8, "0")}`,
+      token: `relay-token-${String(++tokenN).padStart(8, '0')}`,
       expiresAt: new Date(now + 3_600_000).toISOString(),
     }),
     clock: () => now,

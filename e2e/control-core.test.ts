@@ -1,0 +1,174 @@
+/**
+ * trellis-control end to end over real HTTP and WebSockets on loopback, on SQLite and on
+ * PostgreSQL: first-run owner, password sign-in through the login pages, registration by user
+ * session and pre-auth key, the netmap stream with deltas and resumption, and refusals.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { MapClient, passwordLogin, postJson, registerDevice, hostInfo, startTestControl, type Driver, type TestControl } from './harness/control.js';
+import { generateKeyPair, keyToBase64 } from '../src/shared/keys.js';
+
+for (const driver of ['sqlite', 'postgres'] as Driver[]) {
+  describe(`control core on ${driver}`, () => {
+    let c: TestControl;
+    let session: string;
+    beforeAll(async () => {
+      c = await startTestControl(driver);
+      session = await passwordLogin(c.url, c.owner.email, c.owner.password);
+    });
+    afterAll(async () => {
+      await c?.stop();
+    });
+
+    it('signs the first-run owner in through the login page and long-poll', async () => {
+      expect(session).toMatch(/^tr_sess_/);
+      const me = await fetch(`${c.url}/v1/me`, { headers: { authorization: `Bearer ${session}` } });
+      expect(me.status).toBe(200);
+      expect(await me.json()).toMatchObject({ user: { email: c.owner.email }, role: 'owner', network: { domain: 'test.trellis' } });
+    });
+
+    it('refuses a wrong password and keeps the login pending', async () => {
+      const start = await postJson(`${c.url}/v1/login`, {});
+      const page = await fetch(start.body.url, {
+        method: 'POST',
+        body: new URLSearchParams({ email: c.owner.email, password: 'wrong-password' }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect(page.status).toBe(401);
+      expect(await page.text()).toContain('Wrong email or password');
+      const t0 = Date.now();
+      const poll = fetch(`${c.url}/v1/login/poll`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pollToken: start.body.pollToken }) });
+      // The long-poll completes as soon as the browser side signs in.
+      await new Promise((r) => setTimeout(r, 300));
+      await fetch(start.body.url, {
+        method: 'POST',
+        body: new URLSearchParams({ email: c.owner.email, password: c.owner.password }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      const done = await (await poll).json();
+      expect(done.status).toBe('complete');
+      expect(Date.now() - t0).toBeLessThan(5000);
+      // A poll token mints one session, once.
+      const again = await postJson(`${c.url}/v1/login/poll`, { pollToken: start.body.pollToken });
+      expect(again.status).toBe(410);
+    });
+
+    it('registers devices with stable unique addresses and names', async () => {
+      const a = await registerDevice(c.url, { type: 'session', token: session }, 'Laptop');
+      const b = await registerDevice(c.url, { type: 'session', token: session }, 'laptop');
+      expect(a.body.name).toBe('laptop');
+      expect(b.body.name).toBe('laptop-1');
+      expect(a.body.fqdn).toBe('laptop.test.trellis');
+      expect(a.body.addresses.ipv4).toMatch(/^100\.64\./);
+      expect(a.body.addresses.ipv4).not.toBe(b.body.addresses.ipv4);
+      expect(a.body.addresses.ipv6).toMatch(/^fd/);
+      expect(a.credential).toMatch(/^tr_node_/);
+      // Re-registering the same key keeps the device and its address.
+      const again = await postJson(`${c.url}/v1/register`, { nodeKey: a.nodeKey, hostInfo: hostInfo('Laptop'), auth: { type: 'session', token: session } });
+      expect(again.status).toBe(200);
+      expect(again.body.deviceId).toBe(a.deviceId);
+      expect(again.body.addresses).toEqual(a.body.addresses);
+    });
+
+    it('never gives two concurrent registrations one address or name', async () => {
+      const results = await Promise.all(Array.from({ length: 20 }, () => registerDevice(c.url, { type: 'session', token: session }, 'burst')));
+      const ips = new Set(results.map((r) => r.body.addresses.ipv4));
+      const names = new Set(results.map((r) => r.body.name));
+      expect(ips.size).toBe(20);
+      expect(names.size).toBe(20);
+    });
+
+    it('rotates a node key in place when the old key is named', async () => {
+      const a = await registerDevice(c.url, { type: 'session', token: session }, 'rotator');
+      const newKey = keyToBase64(generateKeyPair().publicKey);
+      const r = await postJson(`${c.url}/v1/register`, { nodeKey: newKey, oldNodeKey: a.nodeKey, hostInfo: hostInfo('rotator'), auth: { type: 'session', token: session } });
+      expect(r.status).toBe(200);
+      expect(r.body.deviceId).toBe(a.deviceId);
+      expect(r.body.addresses).toEqual(a.body.addresses);
+      // The old credential no longer opens a map stream.
+      const ws = new WebSocket(`${c.url.replace('http', 'ws')}/v1/map`, { headers: { authorization: `Bearer ${a.credential}` } });
+      const status = await new Promise<number>((resolve) => {
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => resolve(101));
+        ws.on('error', () => undefined);
+      });
+      expect(status).toBe(401);
+    });
+
+    it('refuses bad registrations with typed errors', async () => {
+      const bad = await postJson(`${c.url}/v1/register`, { nodeKey: 'nope', hostInfo: hostInfo('x'), auth: { type: 'session', token: session } });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.code).toBe('bad_request');
+      const wrong = await postJson(`${c.url}/v1/register`, { nodeKey: keyToBase64(generateKeyPair().publicKey), hostInfo: hostInfo('x'), auth: { type: 'session', token: 'tr_sess_' + 'A'.repeat(43) } });
+      expect(wrong.status).toBe(401);
+      expect(wrong.body).toEqual({ error: { code: 'unauthorized', message: 'missing or invalid credentials' } });
+      const notJson = await fetch(`${c.url}/v1/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"nodeKey":' });
+      expect(notJson.status).toBe(400);
+      const huge = await fetch(`${c.url}/v1/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }) });
+      expect(huge.status).toBe(413);
+    });
+
+    it('streams a full netmap, then deltas, and presence', async () => {
+      const a = await registerDevice(c.url, { type: 'session', token: session }, 'stream-a');
+      const b = await registerDevice(c.url, { type: 'session', token: session }, 'stream-b');
+      const ma = new MapClient(c.url, a.credential, a.nodeKey);
+      await ma.until((m) => m.netmap !== null);
+      expect(ma.messages[0]?.type).toBe('full');
+      expect(ma.netmap?.self.id).toBe(a.deviceId);
+      expect(ma.netmap?.peers.some((p) => p.id === b.deviceId && !p.online)).toBe(true);
+      expect(ma.netmap?.relayToken?.token.split('.')).toHaveLength(3);
+      expect(ma.netmap?.relayMap.regions[0]?.relays[0]?.url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/v1\/relay$/);
+
+      const mb = new MapClient(c.url, b.credential, b.nodeKey);
+      await ma.until((m) => m.netmap?.peers.find((p) => p.id === b.deviceId)?.online === true);
+      mb.send({ type: 'update', endpoints: [{ addr: '192.0.2.10:41641', type: 'stun' }], preferredRelayRegion: 1 });
+      await ma.until((m) => m.netmap?.peers.find((p) => p.id === b.deviceId)?.endpoints[0]?.addr === '192.0.2.10:41641');
+      expect(ma.netmap?.peers.find((p) => p.id === b.deviceId)?.homeRelayRegion).toBe(1);
+
+      // A new device appears in live maps without a reconnect.
+      const d = await registerDevice(c.url, { type: 'session', token: session }, 'newcomer');
+      await ma.until((m) => m.netmap?.peers.some((p) => p.id === d.deviceId) === true);
+
+      await mb.close();
+      await ma.until((m) => m.netmap?.peers.find((p) => p.id === b.deviceId)?.online === false);
+      expect(ma.netmap?.peers.find((p) => p.id === b.deviceId)?.lastSeen).not.toBeNull();
+
+      // Resumption: reconnect with the token and seq, get one catch-up delta, not a full map.
+      const snapshot = { token: ma.resumeToken, seq: ma.seq, netmap: ma.netmap! };
+      await ma.close();
+      const e = await registerDevice(c.url, { type: 'session', token: session }, 'while-away');
+      const mr = new MapClient(c.url, a.credential, a.nodeKey, snapshot);
+      await mr.until((m) => m.messages.length > 0);
+      expect(mr.messages[0]?.type).toBe('delta');
+      expect(mr.netmap?.peers.some((p) => p.id === e.deviceId)).toBe(true);
+      await mr.close();
+
+      // The endpoints were persisted.
+      const stored = await c.server.store.devices.get(b.deviceId);
+      expect(stored?.endpoints).toEqual(['stun/192.0.2.10:41641']);
+    });
+
+    it('refuses map streams without valid credentials and ends malformed ones', async () => {
+      const status = await new Promise<number>((resolve) => {
+        const ws = new WebSocket(`${c.url.replace('http', 'ws')}/v1/map`, { headers: { authorization: 'Bearer tr_node_forgedforgedforgedforged' } });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('open', () => resolve(101));
+        ws.on('error', () => undefined);
+      });
+      expect(status).toBe(401);
+
+      const a = await registerDevice(c.url, { type: 'session', token: session }, 'garbage');
+      const ws = new WebSocket(`${c.url.replace('http', 'ws')}/v1/map`, { headers: { authorization: `Bearer ${a.credential}` } });
+      const msgs: string[] = [];
+      ws.on('message', (d) => msgs.push(d.toString()));
+      const code = await new Promise<number>((resolve) => {
+        ws.on('open', () => ws.send('{"type":"hello","version":1,"nodeKey":42}'));
+        ws.on('close', (c) => resolve(c));
+      });
+      expect(code).toBe(4400);
+      expect(JSON.parse(msgs[0] ?? '{}')).toMatchObject({ type: 'error', code: 'bad_request' });
+      // The server is still healthy.
+      expect((await fetch(`${c.url}/healthz`)).status).toBe(200);
+    });
+  });
+}

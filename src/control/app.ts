@@ -1,0 +1,262 @@
+/**
+ * trellis-control assembled: storage, the netmap hub, HTTP routes, the map stream and relay on
+ * the same listener, and the STUN server beside it. `startControl` is what `serve` and the tests
+ * call; it returns once everything listens.
+ */
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { RelayMap, RelayToken } from '../shared/schema/control/netmap.js';
+import { keyFromBase64 } from '../shared/keys.js';
+import { MapStreamServer } from './api/map-stream.js';
+import { registerLoginRoutes } from './api/login-routes.js';
+import { registerDeviceRoutes } from './api/register.js';
+import { LoginWaiters } from './auth/login-waiters.js';
+import { bootstrap, type BootstrapResult } from './bootstrap.js';
+import { publicUrl as configPublicUrl, sqlitePath, type ControlConfig } from './config.js';
+import type { ControlContext } from './context.js';
+import { installErrorHandler } from './http/errors.js';
+import { applyUpdate, loadHub } from './mesh.js';
+import { NetmapHub } from './netmap/hub.js';
+import type { MeshDevice } from './netmap/device.js';
+import {
+  issueRelayToken,
+  loadOrCreateRelaySigningKey,
+  RelayServer,
+  type RelayTokenKeyPair,
+} from './relay/index.js';
+import { openStore, type Store } from './store/index.js';
+import { hashToken } from './store/tokens.js';
+import { startStunServer, type StunServer } from './stun/index.js';
+import { SourceRateLimiter } from './stun/rate-limiter.js';
+
+/** Request bodies are small JSON documents; 1 MiB refuses abuse long before it costs memory. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+/** Relay-token refresh and key-expiry checks run this often. */
+const SWEEP_INTERVAL_MS = 60_000;
+
+export interface ControlServer {
+  readonly app: FastifyInstance;
+  readonly ctx: ControlContext;
+  readonly store: Store;
+  readonly hub: NetmapHub;
+  readonly relay: RelayServer | null;
+  readonly stun: StunServer | null;
+  readonly maps: MapStreamServer;
+  readonly relayKeys: RelayTokenKeyPair;
+  readonly bootstrap: BootstrapResult;
+  /** The base URL the server answers on. */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly logger?: Logger;
+  readonly now?: () => number;
+  /** PostgreSQL schema (tests isolate themselves with one). */
+  readonly pgSchema?: string;
+}
+
+export async function startControl(
+  config: ControlConfig,
+  opts: StartOptions = {},
+): Promise<ControlServer> {
+  if (!config.tls && !config.insecureHttp) {
+    throw new Error(
+      'refusing plain HTTP: configure tls.certFile/keyFile, or set insecureHttp for a lab or a TLS-terminating proxy',
+    );
+  }
+  const log = opts.logger ?? pino({ level: config.logLevel });
+  const now = opts.now ?? Date.now;
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+
+  const store = await openStore(
+    config.database.driver === 'sqlite'
+      ? { driver: 'sqlite', path: sqlitePath(config) ?? ':memory:' }
+      : {
+          driver: 'postgres',
+          url: config.database.url,
+          ...(config.database.poolSize ? { poolSize: config.database.poolSize } : {}),
+          ...(opts.pgSchema ? { schema: opts.pgSchema } : {}),
+        },
+    { now, onBackgroundError: (e) => log.error({ err: e }, 'database background error') },
+  );
+  await store.migrate();
+  const boot = await bootstrap(store, config);
+  const relayKeys = await loadOrCreateRelaySigningKey(
+    path.join(config.dataDir, 'relay-signing-key.pem'),
+  );
+
+  let baseUrl = '';
+  let relayMap: RelayMap = { regions: [] };
+  const issueToken = async (d: MeshDevice): Promise<RelayToken | null> => {
+    if (!d.approved) return null;
+    const key = keyFromBase64(d.nodeKey);
+    if (!key.ok) return null;
+    const ttl = config.relay.tokenTtlSeconds;
+    const at = new Date(now());
+    const token = await issueRelayToken(relayKeys.privateKey, {
+      nodeKey: key.value,
+      networkId: d.networkId,
+      ttlSeconds: ttl,
+      now: at,
+    });
+    return { token, expiresAt: new Date(at.getTime() + ttl * 1000).toISOString() };
+  };
+  const hub = new NetmapHub({ relayMap: () => relayMap, issueRelayToken: issueToken, clock: now });
+  await loadHub(store, hub);
+
+  const ctx: ControlContext = {
+    config,
+    store,
+    hub,
+    log,
+    publicUrl: () => baseUrl,
+    defaultNetwork: async () => (await store.networks.get(boot.network.id)) ?? boot.network,
+    loginWaiters: new LoginWaiters(),
+    signInLimiter: new SourceRateLimiter(
+      {
+        ratePerSecond: config.rateLimits.signInPerMinute / 60,
+        burst: config.rateLimits.signInBurst,
+        maxTrackedSources: 10_000,
+      },
+      now,
+    ),
+    registerLimiter: new SourceRateLimiter(
+      {
+        ratePerSecond: config.rateLimits.registerPerSecond,
+        burst: config.rateLimits.registerBurst,
+        maxTrackedSources: 10_000,
+      },
+      now,
+    ),
+    relaySigningKey: relayKeys.privateKey,
+    now,
+    audit: async (entry) => {
+      try {
+        await store.audit.append(entry);
+      } catch (e) {
+        log.error({ err: e, action: entry.action }, 'audit append failed');
+      }
+    },
+  };
+
+  const https = config.tls
+    ? { key: fs.readFileSync(config.tls.keyFile), cert: fs.readFileSync(config.tls.certFile) }
+    : null;
+  const app = Fastify({
+    loggerInstance: log,
+    bodyLimit: MAX_BODY_BYTES,
+    trustProxy: false,
+    ...(https ? { https } : {}),
+  }) as unknown as FastifyInstance;
+  installErrorHandler(app);
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 64 * 1024 },
+    (_req, body, done) => {
+      done(null, Object.fromEntries(new URLSearchParams(body as string)));
+    },
+  );
+  app.get('/healthz', async () => ({ ok: true }));
+  registerLoginRoutes(app, ctx);
+  registerDeviceRoutes(app, ctx);
+
+  const maps = new MapStreamServer({
+    hub,
+    authenticate: async (credential) => {
+      const d = await store.devices.findByCredentialHash(hashToken(credential));
+      return d ? { deviceId: d.id, nodeKey: d.nodeKey } : null;
+    },
+    onUpdate: (deviceId, update) =>
+      applyUpdate(store, hub, deviceId, update, (e) =>
+        log.warn({ err: e, deviceId }, 'persisting device update failed'),
+      ),
+    log,
+  });
+  const relay = config.relay.enabled
+    ? new RelayServer({
+        publicKey: relayKeys.publicKey,
+        regionId: config.relay.regionId,
+        logger: log,
+      })
+    : null;
+
+  app.server.on('upgrade', (req, socket, head) => {
+    const pathname = new URL(req.url ?? '/', 'http://x').pathname;
+    if (pathname === '/v1/map') return maps.handleUpgrade(req, socket, head);
+    if (relay?.handleUpgrade(req, socket, head)) return;
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+
+  await app.listen({ host: config.listen.host, port: config.listen.port });
+  const port = (app.server.address() as AddressInfo).port;
+  baseUrl = configPublicUrl(config, port);
+
+  let stun: StunServer | null = null;
+  if (config.stun.enabled) {
+    stun = await startStunServer({ host: config.stun.host, port: config.stun.port, logger: log });
+  }
+  relayMap = buildRelayMap(config, baseUrl, stun);
+
+  const sweep = setInterval(() => {
+    hub.sweep().catch((e: unknown) => log.warn({ err: e }, 'netmap sweep failed'));
+  }, SWEEP_INTERVAL_MS);
+  sweep.unref();
+
+  if (boot.owner) {
+    log.info({ email: boot.owner.email }, 'first run: created the network owner');
+    // Printed, not only logged: the operator needs it once, and logs may go elsewhere.
+    process.stdout.write(
+      `\nTrellis control is set up. Sign in at ${baseUrl} as ${boot.owner.email} with password: ${boot.owner.password}\n` +
+        `Change it with: trellis-control users set-password ${boot.owner.email}\n\n`,
+    );
+  }
+
+  return {
+    app,
+    ctx,
+    store,
+    hub,
+    relay,
+    stun,
+    maps,
+    relayKeys,
+    bootstrap: boot,
+    url: baseUrl,
+    stop: async () => {
+      clearInterval(sweep);
+      hub.shutdown();
+      maps.close();
+      relay?.close();
+      await stun?.close();
+      await app.close();
+      await store.close();
+    },
+  };
+}
+
+/** The built-in relay is region `relay.regionId` at this server's URL; configured regions follow. */
+function buildRelayMap(config: ControlConfig, baseUrl: string, stun: StunServer | null): RelayMap {
+  const regions: RelayMap['regions'] = [];
+  if (config.relay.enabled) {
+    const u = new URL(baseUrl);
+    const wsUrl = `${u.protocol === 'https:' ? 'wss' : 'ws'}://${u.host}/v1/relay`;
+    regions.push({
+      id: config.relay.regionId,
+      code: 'home',
+      name: 'Built-in relay',
+      relays: [
+        {
+          url: wsUrl,
+          stunHost: u.hostname.replace(/^\[|\]$/g, ''),
+          stunPort: stun?.address().port ?? config.stun.port,
+        },
+      ],
+    });
+  }
+  for (const r of config.relayRegions) if (r.id !== config.relay.regionId) regions.push(r);
+  return { regions };
+}

@@ -1,0 +1,254 @@
+/**
+ * The admin API (`/v1/admin/...`), authenticated by an owner or admin user session or an API key.
+ * Lists are paged with an opaque cursor.
+ */
+import * as z from 'zod';
+import {
+  Cidrs,
+  DeviceAddresses,
+  DeviceId,
+  DeviceName,
+  DisplayName,
+  Email,
+  Fqdn,
+  Id,
+  MAX_VERSION_LENGTH,
+  NodePublicKey,
+  OsKind,
+  SecretToken,
+  Slug,
+  Tags,
+  Timestamp,
+  UserId,
+} from '../common.js';
+import { DeviceOwner, PostureResults, RouteState } from './netmap.js';
+
+/** Page size limit: large enough for an admin table, small enough to serve from one query. */
+export const MAX_PAGE_SIZE = 500;
+/** Policy document size (HuJSON text); big organisations' policies are tens of kilobytes. */
+export const MAX_POLICY_LENGTH = 1024 * 1024;
+/** Minimum local password length (NIST SP 800-63B asks for at least 8; we ask a little more). */
+export const MIN_PASSWORD_LENGTH = 12;
+/** Maximum password length: argon2 hashes anything, but a cap stops CPU-burning requests. */
+export const MAX_PASSWORD_LENGTH = 256;
+
+export const Cursor = z.string().min(1).max(512);
+
+/** Query string of list endpoints: `?cursor=...&limit=...`. */
+export const ListQuery = z.object({
+  cursor: Cursor.optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
+});
+export type ListQuery = z.infer<typeof ListQuery>;
+
+/** `{ items, nextCursor }`; nextCursor is null on the last page. */
+export const page = <T extends z.ZodType>(item: T) =>
+  z.object({ items: z.array(item).max(MAX_PAGE_SIZE), nextCursor: Cursor.nullable() });
+
+/** Path parameter of `/v1/admin/<things>/:id`. */
+export const IdParams = z.object({ id: Id });
+
+// Users ---------------------------------------------------------------------------------------
+
+export const UserRole = z.enum(['owner', 'admin', 'member']);
+export type UserRole = z.infer<typeof UserRole>;
+
+export const AdminUser = z.object({
+  id: UserId,
+  email: Email.nullable(),
+  name: DisplayName,
+  role: UserRole,
+  /** "local" for password users, else the OIDC provider's name. */
+  provider: z.string().min(1).max(64),
+  disabled: z.boolean(),
+  createdAt: Timestamp,
+  lastLoginAt: Timestamp.nullable(),
+});
+export type AdminUser = z.infer<typeof AdminUser>;
+export const UserList = page(AdminUser);
+export type UserList = z.infer<typeof UserList>;
+
+/** Creates a local (password) user; OIDC users appear on first sign-in. */
+export const CreateUserRequest = z.object({
+  email: Email,
+  name: DisplayName,
+  role: UserRole,
+  password: z.string().min(MIN_PASSWORD_LENGTH).max(MAX_PASSWORD_LENGTH),
+});
+export type CreateUserRequest = z.infer<typeof CreateUserRequest>;
+
+export const UpdateUserRequest = z
+  .object({ name: DisplayName, role: UserRole, disabled: z.boolean() })
+  .partial()
+  .refine((r) => Object.keys(r).length > 0, 'nothing to update');
+export type UpdateUserRequest = z.infer<typeof UpdateUserRequest>;
+
+// Devices -------------------------------------------------------------------------------------
+
+export const AdminDevice = z.object({
+  id: DeviceId,
+  name: DeviceName,
+  fqdn: Fqdn,
+  owner: DeviceOwner,
+  nodeKey: NodePublicKey,
+  addresses: DeviceAddresses,
+  os: OsKind,
+  osVersion: z.string().max(MAX_VERSION_LENGTH),
+  clientVersion: z.string().max(MAX_VERSION_LENGTH),
+  hostname: z.string().max(255),
+  online: z.boolean(),
+  lastSeen: Timestamp.nullable(),
+  created: Timestamp,
+  keyExpiry: Timestamp.nullable(),
+  keyExpiryDisabled: z.boolean(),
+  approved: z.boolean(),
+  ephemeral: z.boolean(),
+  routes: RouteState,
+  exitNode: z.object({ advertised: z.boolean(), approved: z.boolean() }),
+  posture: PostureResults,
+});
+export type AdminDevice = z.infer<typeof AdminDevice>;
+export const DeviceList = page(AdminDevice);
+export type DeviceList = z.infer<typeof DeviceList>;
+
+/** `PATCH /v1/admin/devices/:id`: each present field is one change (and one audit entry). */
+export const UpdateDeviceRequest = z
+  .object({
+    name: DeviceName,
+    keyExpiryDisabled: z.boolean(),
+    approved: z.boolean(),
+    tags: Tags,
+    approvedRoutes: Cidrs,
+    exitNodeApproved: z.boolean(),
+  })
+  .partial()
+  .refine((r) => Object.keys(r).length > 0, 'nothing to update');
+export type UpdateDeviceRequest = z.infer<typeof UpdateDeviceRequest>;
+
+// Pre-auth keys -------------------------------------------------------------------------------
+
+export const PreauthKeyInfo = z.object({
+  id: Id,
+  description: DisplayName,
+  reusable: z.boolean(),
+  ephemeral: z.boolean(),
+  tags: Tags,
+  createdAt: Timestamp,
+  createdBy: UserId,
+  expiresAt: Timestamp,
+  /** Devices registered with it; a single-use key is spent at 1. */
+  usedCount: z.number().int().min(0),
+  revoked: z.boolean(),
+});
+export type PreauthKeyInfo = z.infer<typeof PreauthKeyInfo>;
+export const PreauthKeyList = page(PreauthKeyInfo);
+export type PreauthKeyList = z.infer<typeof PreauthKeyList>;
+
+export const CreatePreauthKeyRequest = z.object({
+  description: DisplayName.default(''),
+  reusable: z.boolean(),
+  ephemeral: z.boolean(),
+  tags: Tags,
+  expiresAt: Timestamp,
+});
+export type CreatePreauthKeyRequest = z.infer<typeof CreatePreauthKeyRequest>;
+
+/** The secret appears here once; control stores only its hash. */
+export const CreatePreauthKeyResponse = z.object({ key: PreauthKeyInfo, secret: SecretToken });
+export type CreatePreauthKeyResponse = z.infer<typeof CreatePreauthKeyResponse>;
+
+// Sessions ------------------------------------------------------------------------------------
+
+export const SessionInfo = z.object({
+  id: Id,
+  userId: UserId,
+  clientName: z.string().max(64).nullable(),
+  createdAt: Timestamp,
+  lastUsedAt: Timestamp.nullable(),
+  expiresAt: Timestamp,
+  /** The session making this request. */
+  current: z.boolean(),
+});
+export type SessionInfo = z.infer<typeof SessionInfo>;
+export const SessionList = page(SessionInfo);
+export type SessionList = z.infer<typeof SessionList>;
+
+// API keys ------------------------------------------------------------------------------------
+
+export const ApiKeyInfo = z.object({
+  id: Id,
+  description: DisplayName,
+  createdAt: Timestamp,
+  createdBy: UserId,
+  expiresAt: Timestamp.nullable(),
+  lastUsedAt: Timestamp.nullable(),
+  revoked: z.boolean(),
+});
+export type ApiKeyInfo = z.infer<typeof ApiKeyInfo>;
+export const ApiKeyList = page(ApiKeyInfo);
+export type ApiKeyList = z.infer<typeof ApiKeyList>;
+
+export const CreateApiKeyRequest = z.object({
+  description: DisplayName.default(''),
+  expiresAt: Timestamp.nullable(),
+});
+export type CreateApiKeyRequest = z.infer<typeof CreateApiKeyRequest>;
+
+export const CreateApiKeyResponse = z.object({ key: ApiKeyInfo, secret: SecretToken });
+export type CreateApiKeyResponse = z.infer<typeof CreateApiKeyResponse>;
+
+// Policy --------------------------------------------------------------------------------------
+
+export const PolicyDocument = z.object({
+  /** HuJSON text exactly as the admin wrote it, comments included. */
+  policy: z.string().max(MAX_POLICY_LENGTH),
+  /** Changes whenever the policy does; send it back as `ifMatch` to avoid lost updates. */
+  etag: z.string().min(1).max(128),
+  updatedAt: Timestamp.nullable(),
+});
+export type PolicyDocument = z.infer<typeof PolicyDocument>;
+
+export const PutPolicyRequest = z.object({
+  policy: z.string().max(MAX_POLICY_LENGTH),
+  ifMatch: z.string().min(1).max(128).optional(),
+});
+export type PutPolicyRequest = z.infer<typeof PutPolicyRequest>;
+
+/** Returned with 400 when the policy does not parse or its tests fail. */
+export const PolicyProblem = z.object({
+  /** 1-based line and column in the document, when known. */
+  line: z.number().int().min(1).optional(),
+  column: z.number().int().min(1).optional(),
+  message: z.string().max(2048),
+});
+export const PolicyRejected = z.object({
+  error: z.object({ code: z.literal('bad_request'), message: z.string().max(2048) }),
+  problems: z.array(PolicyProblem).max(100),
+});
+export type PolicyRejected = z.infer<typeof PolicyRejected>;
+
+// Audit log -----------------------------------------------------------------------------------
+
+export const AuditActor = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('user'), id: UserId, email: Email.nullable() }),
+  z.object({ type: z.literal('api-key'), id: Id }),
+  z.object({ type: z.literal('device'), id: DeviceId }),
+  z.object({ type: z.literal('system') }),
+]);
+export type AuditActor = z.infer<typeof AuditActor>;
+
+const AuditValue = z.union([z.string().max(2048), z.number(), z.boolean(), z.null()]);
+
+export const AuditEvent = z.object({
+  id: Id,
+  time: Timestamp,
+  actor: AuditActor,
+  /** "user.login", "device.rename", "policy.update", ... */
+  action: Slug,
+  target: z.object({ type: Slug, id: Id }).nullable(),
+  /** Changed fields, old and new value. */
+  diff: z.array(z.object({ field: z.string().max(128), old: AuditValue, new: AuditValue })).max(64),
+});
+export type AuditEvent = z.infer<typeof AuditEvent>;
+export const AuditLog = page(AuditEvent);
+export type AuditLog = z.infer<typeof AuditLog>;
