@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MapClient, passwordLogin, postJson, registerDevice, hostInfo, startTestControl, type Driver, type TestControl } from './harness/control.js';
-import { generateKeyPair, keyToBase64 } from '../src/shared/keys.js';
+import { generateKeyPair, keyFromBase64, keyToBase64 } from '../src/shared/keys.js';
+import { RelayClient } from '../src/helper/relay/client.js';
 
 for (const driver of ['sqlite', 'postgres'] as Driver[]) {
   describe(`control core on ${driver}`, () => {
@@ -104,7 +105,7 @@ for (const driver of ['sqlite', 'postgres'] as Driver[]) {
       expect(wrong.body).toEqual({ error: { code: 'unauthorized', message: 'missing or invalid credentials' } });
       const notJson = await fetch(`${c.url}/v1/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"nodeKey":' });
       expect(notJson.status).toBe(400);
-      const huge = await fetch(`${c.url}/v1/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }) });
+      const huge = await fetch(`${c.url}/v1/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(5 * 1024 * 1024) }) });
       expect(huge.status).toBe(413);
     });
 
@@ -146,6 +147,35 @@ for (const driver of ['sqlite', 'postgres'] as Driver[]) {
       // The endpoints were persisted.
       const stored = await c.server.store.devices.get(b.deviceId);
       expect(stored?.endpoints).toEqual(['stun/192.0.2.10:41641']);
+    });
+
+    it('hands out relay tokens that the built-in relay accepts, and forwards by node key', async () => {
+      const a = await registerDevice(c.url, { type: 'session', token: session }, 'relay-a');
+      const b = await registerDevice(c.url, { type: 'session', token: session }, 'relay-b');
+      const ma = new MapClient(c.url, a.credential, a.nodeKey);
+      const mb = new MapClient(c.url, b.credential, b.nodeKey);
+      await ma.until((m) => m.netmap !== null);
+      await mb.until((m) => m.netmap !== null);
+      const relayUrl = ma.netmap!.relayMap.regions[0]!.relays[0]!.url;
+      const key = (k: string) => {
+        const r = keyFromBase64(k);
+        if (!r.ok) throw new Error('bad key');
+        return r.value;
+      };
+      const ra = new RelayClient({ url: relayUrl, nodeKey: key(a.nodeKey), token: ma.netmap!.relayToken!.token });
+      const rb = new RelayClient({ url: relayUrl, nodeKey: key(b.nodeKey), token: mb.netmap!.relayToken!.token });
+      const got = new Promise<string>((resolve) => rb.on('receive', (src, payload) => resolve(`${keyToBase64(src)}|${Buffer.from(payload).toString()}`)));
+      ra.start();
+      rb.start();
+      await Promise.all([ra.whenConnected(), rb.whenConnected()]);
+      expect(ra.send(key(b.nodeKey), Buffer.from('hello over relay'))).toBe(true);
+      expect(await got).toBe(`${a.nodeKey}|hello over relay`);
+      // A token is bound to its node key: b's token does not let a third key in.
+      const thief = new RelayClient({ url: relayUrl, nodeKey: generateKeyPair().publicKey, token: mb.netmap!.relayToken!.token });
+      const refused = new Promise<string>((resolve) => thief.on('state', (s) => s.state === 'backoff' && resolve(s.error.code)));
+      thief.start();
+      expect(await refused).toBeTruthy();
+      await Promise.all([ra.close(), rb.close(), thief.close(), ma.close(), mb.close()]);
     });
 
     it('refuses map streams without valid credentials and ends malformed ones', async () => {

@@ -10,6 +10,13 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { RelayMap, RelayToken } from '../shared/schema/control/netmap.js';
 import { keyFromBase64 } from '../shared/keys.js';
+import {
+  CONTROL_MIN_PROTOCOL_VERSION,
+  CONTROL_PROTOCOL_VERSION,
+  MAX_CONTROL_REQUEST_BYTES,
+  type ServerInfo,
+} from '../shared/schema/control.js';
+import { TRELLIS_VERSION } from '../shared/version.js';
 import { MapStreamServer } from './api/map-stream.js';
 import { registerLoginRoutes } from './api/login-routes.js';
 import { registerDeviceRoutes } from './api/register.js';
@@ -32,8 +39,6 @@ import { hashToken } from './store/tokens.js';
 import { startStunServer, type StunServer } from './stun/index.js';
 import { SourceRateLimiter } from './stun/rate-limiter.js';
 
-/** Request bodies are small JSON documents; 1 MiB refuses abuse long before it costs memory. */
-export const MAX_BODY_BYTES = 1024 * 1024;
 /** Relay-token refresh and key-expiry checks run this often. */
 const SWEEP_INTERVAL_MS = 60_000;
 
@@ -148,7 +153,7 @@ export async function startControl(
     : null;
   const app = Fastify({
     loggerInstance: log,
-    bodyLimit: MAX_BODY_BYTES,
+    bodyLimit: MAX_CONTROL_REQUEST_BYTES,
     trustProxy: false,
     ...(https ? { https } : {}),
   }) as unknown as FastifyInstance;
@@ -161,6 +166,11 @@ export async function startControl(
     },
   );
   app.get('/healthz', async () => ({ ok: true }));
+  app.get('/v1/info', async (): Promise<ServerInfo> => ({
+    serverVersion: TRELLIS_VERSION,
+    protocolVersion: CONTROL_PROTOCOL_VERSION,
+    minProtocolVersion: CONTROL_MIN_PROTOCOL_VERSION,
+  }));
   registerLoginRoutes(app, ctx);
   registerDeviceRoutes(app, ctx);
 

@@ -88,6 +88,7 @@ describe('parseIp', () => {
     '1:2:3:4:5:6:7:8:9',
     '1::2::3',
     '::ffff:010.1.1.1',
+    '::1.2.3.4', // deprecated IPv4-compatible form, which ipaddr.js reads as IPv4-mapped
     '',
     ' 1.2.3.4',
     'a'.repeat(1000),

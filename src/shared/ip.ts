@@ -110,6 +110,16 @@ function ipv6Parts(text: string): number[] | null {
   if (!head || !tail) return null;
   // The IPv4 tail may only end the address, so it cannot sit before "::".
   if (halves.length === 2 && (halves[0] ?? '').includes('.')) return null;
+  // "::a.b.c.d" (RFC 4291's deprecated IPv4-compatible form) is read by ipaddr.js as the mapped
+  // "::ffff:a.b.c.d"; refusing the ambiguous spelling keeps every program agreeing on the bytes.
+  if (
+    halves[0] === '' &&
+    tail.length === 2 &&
+    (halves[1] ?? '').includes('.') &&
+    !(halves[1] ?? '').includes(':')
+  ) {
+    return null;
+  }
   const count = head.length + tail.length;
   if (halves.length === 1) return count === 8 ? head : null;
   // "::" stands for one or more zero groups.

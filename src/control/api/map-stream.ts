@@ -15,16 +15,16 @@ import {
   type MapServerMessage,
   type MapUpdate,
 } from '../../shared/schema/control/map-stream.js';
-import { CONTROL_PROTOCOL_VERSION } from '../../shared/schema/control.js';
+import {
+  CONTROL_PROTOCOL_VERSION,
+  MAX_CONTROL_REQUEST_BYTES,
+} from '../../shared/schema/control.js';
 import type { ControlErrorCode } from '../../shared/schema/control/errors.js';
 import { parseJsonWith } from '../../shared/schema/parse.js';
 import type { CloseReason, NetmapHub, Subscription } from '../netmap/hub.js';
 
-/**
- * Client messages are small (endpoints, host info, a netcheck report): 1 MiB leaves room for the
- * largest posture fact lists while refusing anything that could be used to exhaust memory.
- */
-export const MAX_MAP_CLIENT_MESSAGE_BYTES = 1024 * 1024;
+/** Client messages (endpoints, host info, netcheck) are bounded like request bodies. */
+export const MAX_MAP_CLIENT_MESSAGE_BYTES = MAX_CONTROL_REQUEST_BYTES;
 /** A client that has not said hello by now is dropped: it holds a socket and proves nothing. */
 const HELLO_TIMEOUT_MS = 10_000;
 /**

@@ -15,7 +15,12 @@ import {
   type IpcNotifyPayload,
   type IpcSchema,
 } from './ipc.js';
-import { createInMemoryIpc, ipcError, listChannels, type IpcRendererTransport } from './ipc-derive.js';
+import {
+  createInMemoryIpc,
+  ipcError,
+  listChannels,
+  type IpcRendererTransport,
+} from './ipc-derive.js';
 import type { ExitNodeSelector, PingResponse } from './localapi.js';
 import { parseWith } from './parse.js';
 import { SAMPLE_TIME, sampleAppState, samplePrefs } from './samples.js';
