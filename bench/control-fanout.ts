@@ -134,9 +134,15 @@ async function measure(label: string, devices: Device[], serverPid: number): Pro
     await new Promise((r) => setTimeout(r, SETTLE_MS));
   };
   for (let k = 0; k < 3; k++) await run(1000 + k, false); // warm-up: JIT, caches
+  const profile = process.env.BENCH_PROFILE && label === 'trellis';
+  if (profile) process.kill(serverPid, 'SIGUSR2');
   const cpu0 = processCpuMs(serverPid);
   for (let k = 0; k < CHANGES; k++) await run(k, true);
   const cpu1 = processCpuMs(serverPid);
+  if (profile) {
+    process.kill(serverPid, 'SIGUSR2');
+    await new Promise((r) => setTimeout(r, 2000));
+  }
   return { label, deliveryMs: sortNum(deliveryMs), lastMs: sortNum(lastMs), cpuPerChangeMs: (cpu1 - cpu0) / CHANGES, rssMiB: processRssMiB(serverPid) };
 }
 

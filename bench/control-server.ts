@@ -28,6 +28,27 @@ process.stdout.write = origWrite;
 const owner = server.bootstrap.owner;
 origWrite(`BENCH ${JSON.stringify({ url: server.url, email: owner?.email, password: owner?.password, pid: process.pid })}\n`);
 
+// BENCH_PROFILE: SIGUSR2 starts a CPU profile, the next SIGUSR2 writes it (the measured phase only).
+if (process.env.BENCH_PROFILE) {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  let running = false;
+  process.on('SIGUSR2', () => {
+    void (async () => {
+      if (!running) {
+        running = true;
+        await session.post('Profiler.enable');
+        await session.post('Profiler.start');
+        return;
+      }
+      running = false;
+      const { profile } = await session.post('Profiler.stop');
+      fs.writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile));
+    })();
+  });
+}
+
 const stop = async () => {
   await server.stop();
   fs.rmSync(dataDir, { recursive: true, force: true });

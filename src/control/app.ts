@@ -20,6 +20,8 @@ import { TRELLIS_VERSION } from '../shared/version.js';
 import { MapStreamServer } from './api/map-stream.js';
 import { registerLoginRoutes } from './api/login-routes.js';
 import { registerDeviceRoutes } from './api/register.js';
+import { registerAdminRoutes } from './api/admin-routes.js';
+import { registerOidcRoutes } from './api/oidc-routes.js';
 import { LoginWaiters } from './auth/login-waiters.js';
 import { bootstrap, type BootstrapResult } from './bootstrap.js';
 import { publicUrl as configPublicUrl, sqlitePath, type ControlConfig } from './config.js';
@@ -173,6 +175,8 @@ export async function startControl(
   }));
   registerLoginRoutes(app, ctx);
   registerDeviceRoutes(app, ctx);
+  registerAdminRoutes(app, ctx);
+  registerOidcRoutes(app, ctx);
 
   const maps = new MapStreamServer({
     hub,

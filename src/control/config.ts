@@ -11,6 +11,25 @@ import { err, ok, type Result } from '../shared/result.js';
 
 const Port = z.number().int().min(0).max(65535);
 
+/** Plain http to this URL never leaves the host: a loopback address or `localhost`. */
+export function isLoopbackHttpUrl(u: URL): boolean {
+  const h = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return (
+    u.protocol === 'http:' &&
+    (h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h))
+  );
+}
+
+/** An OIDC issuer must use TLS, except on loopback where nothing crosses a network. */
+function secureIssuer(issuer: string): boolean {
+  try {
+    const u = new URL(issuer);
+    return u.protocol === 'https:' || isLoopbackHttpUrl(u);
+  } catch {
+    return false;
+  }
+}
+
 /** One relay region as operators configure it; sent to devices in the netmap's relay map. */
 const RelayRegionConfig = z.object({
   id: z.number().int().min(1).max(65535),
@@ -73,12 +92,21 @@ export const ControlConfig = z.object({
     .default({ enabled: true, regionId: 1, tokenTtlSeconds: 3600 }),
   /** Extra regions (relays on other hosts). The built-in relay forms region `relay.regionId`. */
   relayRegions: z.array(RelayRegionConfig).max(64).default([]),
+  /** Sign-in through an OpenID Connect provider; see docs/control.md "OIDC sign-in". */
   oidc: z
     .object({
       name: z.string().default('SSO'),
-      issuer: z.string().url(),
+      /** https:// required; plain http only for a loopback issuer (a lab or test IdP). */
+      issuer: z
+        .string()
+        .url()
+        .refine(secureIssuer, 'issuer must be https:// (plain http only on loopback)'),
       clientId: z.string().min(1),
       clientSecret: z.string().optional(),
+      /** How the client secret reaches the token endpoint; basic is the OIDC default. */
+      clientAuthMethod: z
+        .enum(['client_secret_basic', 'client_secret_post'])
+        .default('client_secret_basic'),
       scopes: z.array(z.string()).default(['openid', 'email', 'profile']),
       allowedDomains: z.array(z.string()).default([]),
       groupsClaim: z.string().default('groups'),

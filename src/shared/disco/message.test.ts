@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseIpPort, ipPortToString, type IpPort } from '../ip.js';
+import { formatIp, ipFromBigInt, parseIpPort, ipPortToString, type IpPort } from '../ip.js';
 import {
   decodeDiscoMessage,
   encodeDiscoMessage,
@@ -16,7 +16,8 @@ const endpoint: fc.Arbitrary<IpPort> = fc
   .tuple(
     fc.oneof(
       fc.ipV4(),
-      fc.ipV6().map((ip) => `[${ip}]`),
+      // Any 128-bit value, written in its one canonical spelling.
+      fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }).map((v) => `[${formatIp(ipFromBigInt(v, 'ipv6'))}]`),
     ),
     port,
   )

@@ -21,7 +21,8 @@ import {
   Timestamp,
   UserId,
 } from '../common.js';
-import { DeviceOwner, PostureResults, RouteState } from './netmap.js';
+import { NetworkSummary } from './auth.js';
+import { DeviceOwner, DnsConfig, PostureResults, RouteState } from './netmap.js';
 
 /** Page size limit: large enough for an admin table, small enough to serve from one query. */
 export const MAX_PAGE_SIZE = 500;
@@ -71,7 +72,8 @@ export type UserList = z.infer<typeof UserList>;
 /** Creates a local (password) user; OIDC users appear on first sign-in. */
 export const CreateUserRequest = z.object({
   email: Email,
-  name: DisplayName,
+  /** Empty: the email doubles as the display name. */
+  name: DisplayName.default(''),
   role: UserRole,
   password: z.string().min(MIN_PASSWORD_LENGTH).max(MAX_PASSWORD_LENGTH),
 });
@@ -82,6 +84,12 @@ export const UpdateUserRequest = z
   .partial()
   .refine((r) => Object.keys(r).length > 0, 'nothing to update');
 export type UpdateUserRequest = z.infer<typeof UpdateUserRequest>;
+
+/** `PUT /v1/admin/users/:id/password`: sets a local user's password. */
+export const SetPasswordRequest = z.object({
+  password: z.string().min(MIN_PASSWORD_LENGTH).max(MAX_PASSWORD_LENGTH),
+});
+export type SetPasswordRequest = z.infer<typeof SetPasswordRequest>;
 
 // Devices -------------------------------------------------------------------------------------
 
@@ -130,11 +138,19 @@ export type UpdateDeviceRequest = z.infer<typeof UpdateDeviceRequest>;
 export const PreauthKeyInfo = z.object({
   id: Id,
   description: DisplayName,
+  /** The non-secret start of the key ("tr_auth_Ab3xQ9"), to tell keys apart. */
+  prefix: z.string().max(64),
   reusable: z.boolean(),
   ephemeral: z.boolean(),
+  /** Devices registered with it skip admin approval. */
+  preapproved: z.boolean(),
   tags: Tags,
   createdAt: Timestamp,
-  createdBy: UserId,
+  /**
+   * For an untagged key, the user its devices belong to; null when it was made from the server's
+   * CLI for tags only (or the user was deleted).
+   */
+  createdBy: UserId.nullable(),
   expiresAt: Timestamp,
   /** Devices registered with it; a single-use key is spent at 1. */
   usedCount: z.number().int().min(0),
@@ -144,13 +160,31 @@ export type PreauthKeyInfo = z.infer<typeof PreauthKeyInfo>;
 export const PreauthKeyList = page(PreauthKeyInfo);
 export type PreauthKeyList = z.infer<typeof PreauthKeyList>;
 
-export const CreatePreauthKeyRequest = z.object({
-  description: DisplayName.default(''),
-  reusable: z.boolean(),
-  ephemeral: z.boolean(),
-  tags: Tags,
-  expiresAt: Timestamp,
-});
+/** A pre-auth key lives at most a year: long-lived keys belong in a secrets manager's rotation. */
+export const MAX_PREAUTH_KEY_TTL_SECONDS = 365 * 86_400;
+
+/**
+ * Give `expiresAt` or `expiresIn` (seconds), not both; neither means the server's default (a
+ * day). Untagged keys register devices owned by `user` (default: the calling user, or the
+ * API key's creator); tagged keys register tagged devices and take no user.
+ */
+export const CreatePreauthKeyRequest = z
+  .object({
+    description: DisplayName.default(''),
+    reusable: z.boolean().default(false),
+    ephemeral: z.boolean().default(false),
+    preapproved: z.boolean().default(false),
+    tags: Tags.default([]),
+    expiresAt: Timestamp.optional(),
+    expiresIn: z.number().int().min(1).max(MAX_PREAUTH_KEY_TTL_SECONDS).optional(),
+    user: UserId.optional(),
+  })
+  .refine((r) => r.expiresAt === undefined || r.expiresIn === undefined, {
+    message: 'give expiresAt or expiresIn, not both',
+  })
+  .refine((r) => r.user === undefined || r.tags.length === 0, {
+    message: 'a key registers tagged devices or devices of a user, not both',
+  });
 export type CreatePreauthKeyRequest = z.infer<typeof CreatePreauthKeyRequest>;
 
 /** The secret appears here once; control stores only its hash. */
@@ -173,13 +207,24 @@ export type SessionInfo = z.infer<typeof SessionInfo>;
 export const SessionList = page(SessionInfo);
 export type SessionList = z.infer<typeof SessionList>;
 
+/** `GET /v1/admin/sessions?user=...`: active sessions, of one user or of everyone. */
+export const SessionListQuery = ListQuery.extend({ user: UserId.optional() });
+export type SessionListQuery = z.infer<typeof SessionListQuery>;
+
+/** `DELETE /v1/admin/users/:id/sessions`: how many sessions were signed out. */
+export const RevokedSessions = z.object({ revoked: z.number().int().min(0) });
+export type RevokedSessions = z.infer<typeof RevokedSessions>;
+
 // API keys ------------------------------------------------------------------------------------
 
 export const ApiKeyInfo = z.object({
   id: Id,
   description: DisplayName,
+  /** The non-secret start of the key ("tr_api_Ab3xQ9"). */
+  prefix: z.string().max(64),
   createdAt: Timestamp,
-  createdBy: UserId,
+  /** null when made with the server's CLI (or its creator was deleted). */
+  createdBy: UserId.nullable(),
   expiresAt: Timestamp.nullable(),
   lastUsedAt: Timestamp.nullable(),
   revoked: z.boolean(),
@@ -188,10 +233,16 @@ export type ApiKeyInfo = z.infer<typeof ApiKeyInfo>;
 export const ApiKeyList = page(ApiKeyInfo);
 export type ApiKeyList = z.infer<typeof ApiKeyList>;
 
-export const CreateApiKeyRequest = z.object({
-  description: DisplayName.default(''),
-  expiresAt: Timestamp.nullable(),
-});
+/** `expiresAt` (null: never) or `expiresIn` seconds; neither means the key does not expire. */
+export const CreateApiKeyRequest = z
+  .object({
+    description: DisplayName.default(''),
+    expiresAt: Timestamp.nullable().default(null),
+    expiresIn: z.number().int().min(1).optional(),
+  })
+  .refine((r) => r.expiresAt === null || r.expiresIn === undefined, {
+    message: 'give expiresAt or expiresIn, not both',
+  });
 export type CreateApiKeyRequest = z.infer<typeof CreateApiKeyRequest>;
 
 export const CreateApiKeyResponse = z.object({ key: ApiKeyInfo, secret: SecretToken });
@@ -252,3 +303,56 @@ export const AuditEvent = z.object({
 export type AuditEvent = z.infer<typeof AuditEvent>;
 export const AuditLog = page(AuditEvent);
 export type AuditLog = z.infer<typeof AuditLog>;
+
+/**
+ * `GET /v1/admin/audit`: newest first. `since` is inclusive, `until` exclusive; `actor` is a
+ * type ("user", "api-key", "device", "system") optionally followed by ":<id>".
+ */
+export const AuditQuery = ListQuery.extend({
+  since: Timestamp.optional(),
+  until: Timestamp.optional(),
+  actor: z
+    .string()
+    .max(80)
+    .regex(/^(user|api-key|device|system)(:[A-Za-z0-9_-]{1,64})?$/, 'expected "<type>[:<id>]"')
+    .optional(),
+  action: Slug.optional(),
+});
+export type AuditQuery = z.infer<typeof AuditQuery>;
+
+// Network settings ----------------------------------------------------------------------------
+
+/** Key expiry can be set from a day to ten years (Tailscale allows 1–180 days). */
+export const MAX_KEY_EXPIRY_DAYS = 3650;
+export const KeyExpiryDays = z.number().int().min(1).max(MAX_KEY_EXPIRY_DAYS);
+
+/** The DNS settings an admin edits; the network domain itself is fixed at creation. */
+export const DnsSettings = z.object({
+  magicDns: z.boolean(),
+  nameservers: DnsConfig.shape.nameservers,
+  searchDomains: DnsConfig.shape.searchDomains,
+  splitDns: DnsConfig.shape.splitDns,
+});
+export type DnsSettings = z.infer<typeof DnsSettings>;
+
+/** `GET /v1/admin/settings`. */
+export const NetworkSettingsView = z.object({
+  network: NetworkSummary,
+  /** Default lifetime of a node key, from registration or re-login. */
+  keyExpiryDays: KeyExpiryDays,
+  /** New devices wait for an admin's approval before they get peers. */
+  deviceApprovalRequired: z.boolean(),
+  dns: DnsSettings,
+});
+export type NetworkSettingsView = z.infer<typeof NetworkSettingsView>;
+
+/** `PATCH /v1/admin/settings`: present fields change; `dns` fields merge into the current ones. */
+export const UpdateNetworkSettingsRequest = z
+  .object({
+    keyExpiryDays: KeyExpiryDays,
+    deviceApprovalRequired: z.boolean(),
+    dns: DnsSettings.partial(),
+  })
+  .partial()
+  .refine((r) => Object.keys(r).length > 0, 'nothing to update');
+export type UpdateNetworkSettingsRequest = z.infer<typeof UpdateNetworkSettingsRequest>;
