@@ -166,6 +166,22 @@ async function auditEntries(
   return r.value;
 }
 
+/** trellis-control with `idp` as its OIDC provider. */
+function startOidcControl(driver: Driver, idp: TestOidcProvider): Promise<TestControl> {
+  return startTestControl(driver, {
+    oidc: {
+      name: 'Test IdP',
+      issuer: idp.issuer,
+      clientId: idp.clientId,
+      clientSecret: idp.clientSecret,
+      scopes: ['openid', 'email', 'profile', 'groups'],
+      allowedDomains: ['example.com', '@Test.Trellis'],
+    },
+    // Every sign-in here comes from 127.0.0.1.
+    rateLimits: { signInPerMinute: 600, signInBurst: 100 },
+  });
+}
+
 const poll = (base: string, pollToken: string) => postJson(`${base}/v1/login/poll`, { pollToken });
 
 for (const driver of ['sqlite', 'postgres'] as Driver[]) {
@@ -185,20 +201,9 @@ for (const driver of ['sqlite', 'postgres'] as Driver[]) {
         dave: { email: 'dave@example.com', name: 'Dave', groups: 'single-group' },
         owner: { email: 'admin@test.trellis', email_verified: true, name: 'Not the owner' },
         erin: { email: 'erin@example.com', name: 'Erin', groups: [1, 2] },
-        frank: { email: 'frank@example.com', email_verified: true },
       });
-      // Control starts while the provider still answers 503: discovery must wait for sign-in.
-      c = await startTestControl(driver, {
-        oidc: {
-          name: 'Test IdP',
-          issuer: idp.issuer,
-          clientId: idp.clientId,
-          clientSecret: idp.clientSecret,
-          scopes: ['openid', 'email', 'profile', 'groups'],
-          allowedDomains: ['example.com', '@Test.Trellis'],
-        },
-        rateLimits: { signInPerMinute: 600, signInBurst: 100 },
-      });
+      c = await startOidcControl(driver, idp);
+      idp.attach(`${c.url}/oidc/callback`);
     });
     afterAll(async () => {
       await c?.stop();
@@ -206,21 +211,29 @@ for (const driver of ['sqlite', 'postgres'] as Driver[]) {
     });
 
     it('starts while the provider is down, says so, and signs in once it is back', async () => {
-      const login = await startLogin(c.url);
-      const down = await clickSso(new Browser(), login);
-      expect(down.status).toBe(503);
-      expect(down.text).toContain('Test IdP is unavailable');
+      const downIdp = await startOidcProvider({ frank: { email: 'frank@example.com' } });
+      // Control starts while the provider still answers 503: discovery waits for a sign-in.
+      const down = await startOidcControl(driver, downIdp);
+      try {
+        const login = await startLogin(down.url);
+        const first = await clickSso(new Browser(), login);
+        expect(first.status).toBe(503);
+        expect(first.text).toContain('Test IdP is unavailable');
 
-      idp.attach(`${c.url}/oidc/callback`);
-      // A failed discovery is retried after DISCOVERY_RETRY_MS, not on every click.
-      const soon = await clickSso(new Browser(), login);
-      expect(soon.status).toBe(503);
-      await new Promise((r) => setTimeout(r, DISCOVERY_RETRY_MS + 200));
-      const b = new Browser();
-      const page = await atProvider(b, await clickSso(b, login), 'frank');
-      expect(page.status).toBe(200);
-      expect(page.text).toContain('You are signed in');
-      expect((await poll(c.url, login.pollToken)).body.status).toBe('complete');
+        downIdp.attach(`${down.url}/oidc/callback`);
+        // A failed discovery is retried after DISCOVERY_RETRY_MS, not on every click.
+        const soon = await clickSso(new Browser(), login);
+        expect(soon.status).toBe(503);
+        await new Promise((r) => setTimeout(r, DISCOVERY_RETRY_MS + 200));
+        const b = new Browser();
+        const page = await atProvider(b, await clickSso(b, login), 'frank');
+        expect(page.status).toBe(200);
+        expect(page.text).toContain('You are signed in');
+        expect((await poll(down.url, login.pollToken)).body.status).toBe('complete');
+      } finally {
+        await down.stop();
+        await downIdp.stop();
+      }
     });
 
     it('signs a new user in, stores their groups, and the poll hands over a session', async () => {
@@ -270,29 +283,29 @@ for (const driver of ['sqlite', 'postgres'] as Driver[]) {
 
     it('reuses the user on the next sign-in of the same subject and refreshes groups', async () => {
       const net = await c.server.ctx.defaultNetwork();
-      const first = await c.server.store.users.findByOidc(net.id, idp.issuer, 'alice');
-      expect(first).not.toBeNull();
-      idp.accounts.set('alice', { ...idp.accounts.get('alice'), groups: ['eng', 'admins'] });
-      // Same browser: the provider remembers the session and consent and sends it straight back.
+      // Same browser: the second time the provider remembers session and consent.
       const b = new Browser();
-      await ssoSignIn(c.url, b, 'alice');
+      const one = await ssoSignIn(c.url, b, 'alice');
+      const first = (await poll(c.url, one.login.pollToken)).body;
+      expect(first.status).toBe('complete');
+      idp.accounts.set('alice', { ...idp.accounts.get('alice'), groups: ['eng', 'admins'] });
+
       const { login, page } = await ssoSignIn(c.url, b, 'alice');
       expect(page.text).toContain('Signed in as alice@example.com');
       const done = await poll(c.url, login.pollToken);
       expect(done.body.status).toBe('complete');
-      expect(done.body.user.id).toBe(first?.id);
+      expect(done.body.user.id).toBe(first.user.id);
+      expect(done.body.sessionToken).not.toBe(first.sessionToken);
       const users = await c.server.store.users.list(net.id);
       expect(users.filter((u) => u.oidc?.subject === 'alice')).toHaveLength(1);
-      const again = await c.server.store.users.get(first!.id);
+      const again = await c.server.store.users.get(first.user.id);
       expect(again?.groups).toEqual(['admins', 'eng']);
       const audit = await auditEntries(c, {
         networkId: net.id,
         action: 'login.succeeded',
-        limit: 3,
+        limit: 1,
       });
-      // Newest first: the second sign-in changed nothing, the first one changed the groups.
-      expect(audit.entries[0]?.diff).toEqual({ method: 'oidc' });
-      expect(audit.entries[1]?.diff).toEqual({
+      expect(audit.entries[0]?.diff).toEqual({
         method: 'oidc',
         groups: { from: ['eng', 'ops'], to: ['admins', 'eng'] },
       });
@@ -301,7 +314,7 @@ for (const driver of ['sqlite', 'postgres'] as Driver[]) {
         action: 'user.created',
         limit: 10,
       });
-      expect(created.entries.filter((e) => e.target?.id === first?.id)).toHaveLength(1);
+      expect(created.entries.filter((e) => e.target?.id === first.user.id)).toHaveLength(1);
     });
 
     it('accepts a groups claim sent as one string', async () => {
@@ -365,6 +378,14 @@ for (const driver of ['sqlite', 'postgres'] as Driver[]) {
         signal: AbortSignal.timeout(1500),
       }).catch((e: Error) => e);
       expect(r instanceof Error ? r.name : r.status).toBe('TimeoutError');
+      const pw = await fetch(login.url, {
+        method: 'POST',
+        body: new URLSearchParams({ email: c.owner.email, password: c.owner.password }),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect(pw.status).toBe(200);
+      const done = await poll(c.url, login.pollToken);
+      expect(done.body).toMatchObject({ status: 'complete', user: { id: owner?.id } });
     });
 
     it('reports a cancel at the provider as denied', async () => {

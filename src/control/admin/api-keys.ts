@@ -29,11 +29,17 @@ export async function createApiKey(
     expiresAt: at === null ? null : new Date(at),
     description: r.description || null,
   });
-  await auditAs(deps, caller, 'api_key.created', { type: 'api_key', id: apiKey.id }, {
-    prefix: apiKey.prefix,
-    description: apiKey.description,
-    expiresAt: apiKey.expiresAt?.toISOString() ?? null,
-  });
+  await auditAs(
+    deps,
+    caller,
+    'api_key.created',
+    { type: 'api_key', id: apiKey.id },
+    {
+      prefix: apiKey.prefix,
+      description: apiKey.description,
+      expiresAt: apiKey.expiresAt?.toISOString() ?? null,
+    },
+  );
   return { key: apiKeyView(apiKey), secret: key };
 }
 

@@ -21,7 +21,11 @@ function actorFilter(actor: string | undefined): { type: ActorType; id?: string 
   return i < 0 ? { type } : { type, id: actor.slice(i + 1) };
 }
 
-export async function queryAudit(deps: AdminDeps, caller: Caller, q: AuditQuery): Promise<AuditLog> {
+export async function queryAudit(
+  deps: AdminDeps,
+  caller: Caller,
+  q: AuditQuery,
+): Promise<AuditLog> {
   const actor = actorFilter(q.actor);
   const r = await deps.store.audit.query({
     networkId: caller.networkId,

@@ -57,7 +57,8 @@ export async function getDevice(deps: AdminDeps, caller: Caller, id: string): Pr
 /** One audit entry per changed field, as UpdateDeviceRequest promises. */
 function changes(before: Device, after: Device): Array<[action: string, diff: AuditDiff]> {
   const out: Array<[string, AuditDiff]> = [];
-  if (before.name !== after.name) out.push(['device.renamed', { name: change(before.name, after.name) }]);
+  if (before.name !== after.name)
+    out.push(['device.renamed', { name: change(before.name, after.name) }]);
   if (before.approved !== after.approved)
     out.push([
       after.approved ? 'device.approved' : 'device.unapproved',
@@ -117,7 +118,8 @@ export async function updateDevice(
   const before = await findDevice(deps, caller, id);
   const after = await deps.store.transaction((tx) => applyUpdate(tx, id, r));
   const target = { type: 'device', id };
-  for (const [action, diff] of changes(before, after)) await auditAs(deps, caller, action, target, diff);
+  for (const [action, diff] of changes(before, after))
+    await auditAs(deps, caller, action, target, diff);
   await deps.mesh.deviceChanged(id);
   // Turning expiry back on for a device whose key date has passed ends its stream now.
   if (before.keyExpiryDisabled && !after.keyExpiryDisabled) await deps.mesh.keysExpired();
@@ -141,10 +143,16 @@ export async function expireDevice(
     if (!d) throw notFound('device');
     return d;
   });
-  await auditAs(deps, caller, 'device.key_expired', { type: 'device', id }, {
-    keyExpiry: change(before.keyExpiry?.toISOString() ?? null, at.toISOString()),
-    keyExpiryDisabled: change(before.keyExpiryDisabled, false),
-  });
+  await auditAs(
+    deps,
+    caller,
+    'device.key_expired',
+    { type: 'device', id },
+    {
+      keyExpiry: change(before.keyExpiry?.toISOString() ?? null, at.toISOString()),
+      keyExpiryDisabled: change(before.keyExpiryDisabled, false),
+    },
+  );
   await deps.mesh.deviceChanged(id);
   await deps.mesh.keysExpired();
   return view(deps, caller, after);
@@ -154,9 +162,15 @@ export async function deleteDevice(deps: AdminDeps, caller: Caller, id: string):
   const d = await findDevice(deps, caller, id);
   if (!(await deps.store.devices.delete(id))) throw notFound('device');
   deps.mesh.deviceRemoved(id);
-  await auditAs(deps, caller, 'device.deleted', { type: 'device', id }, {
-    name: d.name,
-    ipv4: d.ipv4,
-    nodeKey: d.nodeKey,
-  });
+  await auditAs(
+    deps,
+    caller,
+    'device.deleted',
+    { type: 'device', id },
+    {
+      name: d.name,
+      ipv4: d.ipv4,
+      nodeKey: d.nodeKey,
+    },
+  );
 }

@@ -67,15 +67,21 @@ export async function createPreauthKey(
     tags: [...new Set(r.tags)].sort(),
     description: r.description || null,
   });
-  await auditAs(deps, caller, 'preauth_key.created', { type: 'preauth_key', id: preauthKey.id }, {
-    prefix: preauthKey.keyPrefix,
-    reusable: preauthKey.reusable,
-    ephemeral: preauthKey.ephemeral,
-    preapproved: preauthKey.preapproved,
-    tags: preauthKey.tags,
-    user: createdBy,
-    expiresAt: expiresAt.toISOString(),
-  });
+  await auditAs(
+    deps,
+    caller,
+    'preauth_key.created',
+    { type: 'preauth_key', id: preauthKey.id },
+    {
+      prefix: preauthKey.keyPrefix,
+      reusable: preauthKey.reusable,
+      ephemeral: preauthKey.ephemeral,
+      preapproved: preauthKey.preapproved,
+      tags: preauthKey.tags,
+      user: createdBy,
+      expiresAt: expiresAt.toISOString(),
+    },
+  );
   return { key: preauthKeyView(preauthKey), secret: key };
 }
 
@@ -93,7 +99,13 @@ export async function revokePreauthKey(deps: AdminDeps, caller: Caller, id: stri
   const k = await deps.store.preauthKeys.get(id);
   if (!k || k.networkId !== caller.networkId) throw notFound('pre-auth key');
   if (await deps.store.preauthKeys.revoke(id))
-    await auditAs(deps, caller, 'preauth_key.revoked', { type: 'preauth_key', id }, {
-      prefix: k.keyPrefix,
-    });
+    await auditAs(
+      deps,
+      caller,
+      'preauth_key.revoked',
+      { type: 'preauth_key', id },
+      {
+        prefix: k.keyPrefix,
+      },
+    );
 }

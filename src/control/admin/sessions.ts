@@ -45,9 +45,15 @@ export async function revokeUserSessions(
 ): Promise<RevokedSessions> {
   const u = await findUser(deps, caller, userId);
   const revoked = await deps.store.userSessions.revokeAllForUser(u.id);
-  await auditAs(deps, caller, 'session.revoked_all', { type: 'user', id: u.id }, {
-    user: u.email,
-    revoked,
-  });
+  await auditAs(
+    deps,
+    caller,
+    'session.revoked_all',
+    { type: 'user', id: u.id },
+    {
+      user: u.email,
+      revoked,
+    },
+  );
   return { revoked };
 }

@@ -49,7 +49,13 @@ export async function updateSettings(
   if (!after) throw notFound('network');
   const diff = settingsDiff(before.settings, after.settings);
   if (Object.keys(diff).length > 0) {
-    await auditAs(deps, caller, 'network.settings_updated', { type: 'network', id: after.id }, diff);
+    await auditAs(
+      deps,
+      caller,
+      'network.settings_updated',
+      { type: 'network', id: after.id },
+      diff,
+    );
     deps.mesh.networkChanged(after);
   }
   return settingsView(after);

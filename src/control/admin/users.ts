@@ -95,10 +95,16 @@ export async function createUser(
     throw notFound('network');
   }
   const u = created.value;
-  await auditAs(deps, caller, 'user.created', { type: 'user', id: u.id }, {
-    email: u.email,
-    role: u.role,
-  });
+  await auditAs(
+    deps,
+    caller,
+    'user.created',
+    { type: 'user', id: u.id },
+    {
+      email: u.email,
+      role: u.role,
+    },
+  );
   return userView(u, deps.oidcProviderName);
 }
 
@@ -167,9 +173,15 @@ export async function setPassword(
   for (const s of sessions) {
     if (s.id !== caller.sessionId && (await deps.store.userSessions.revoke(s.id))) revoked++;
   }
-  await auditAs(deps, caller, 'user.password_set', { type: 'user', id }, {
-    sessionsRevoked: revoked,
-  });
+  await auditAs(
+    deps,
+    caller,
+    'user.password_set',
+    { type: 'user', id },
+    {
+      sessionsRevoked: revoked,
+    },
+  );
   return userView(updated, deps.oidcProviderName);
 }
 
@@ -187,14 +199,26 @@ export async function deleteUser(deps: AdminDeps, caller: Caller, id: string): P
   });
   for (const d of devices) {
     deps.mesh.deviceRemoved(d.id);
-    await auditAs(deps, caller, 'device.deleted', { type: 'device', id: d.id }, {
-      name: d.name,
-      reason: 'owner deleted',
-    });
+    await auditAs(
+      deps,
+      caller,
+      'device.deleted',
+      { type: 'device', id: d.id },
+      {
+        name: d.name,
+        reason: 'owner deleted',
+      },
+    );
   }
-  await auditAs(deps, caller, 'user.deleted', { type: 'user', id }, {
-    email: u.email,
-    role: u.role,
-    devices: devices.length,
-  });
+  await auditAs(
+    deps,
+    caller,
+    'user.deleted',
+    { type: 'user', id },
+    {
+      email: u.email,
+      role: u.role,
+      devices: devices.length,
+    },
+  );
 }

@@ -188,7 +188,8 @@ export function auditView(e: AuditEntry, emails: ReadonlyMap<string, string>): A
     time: iso(e.at),
     actor: actorView(e, emails),
     action: SLUG_RE.test(e.action) ? e.action : 'unknown',
-    target: t && t.id && ID_RE.test(t.id) && SLUG_RE.test(t.type) ? { type: t.type, id: t.id } : null,
+    target:
+      t && t.id && ID_RE.test(t.id) && SLUG_RE.test(t.type) ? { type: t.type, id: t.id } : null,
     diff: diffView(e.diff),
   };
 }

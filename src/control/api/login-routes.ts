@@ -13,6 +13,7 @@ import {
   type WhoAmIResponse,
 } from '../../shared/schema/control/auth.js';
 import { PAGE_CSP, loginProblemPage, signInPage, signedInPage } from '../auth/pages.js';
+import { loginDenial } from '../auth/login-denials.js';
 import { verifyPassword, MAX_PASSWORD_LENGTH } from '../auth/passwords.js';
 import { requirePrincipal } from '../auth/bearer.js';
 import type { ControlContext } from '../context.js';
@@ -63,6 +64,8 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: ControlContext): 
       if (!login) throw new ApiError('not_found', 'no such login session');
       if (login.state === 'expired') return { status: 'expired' };
       if (login.state === 'complete') return claim(ctx, h, login);
+      const denied = await loginDenial(ctx.store, login.id);
+      if (denied !== null) return { status: 'denied', reason: denied };
       const left = deadline - ctx.now();
       if (left <= 0 || abort.signal.aborted) return { status: 'pending' };
       await ctx.loginWaiters.wait(login.id, Math.min(left, LOGIN_RECHECK_MS), abort.signal);

@@ -4,7 +4,6 @@
  * outcome a browser can reach is a server-rendered page; the protocol itself is auth/oidc.ts.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { LoginPollRequest, type LoginPollResponse } from '../../shared/schema/control/auth.js';
 import { loginDenial, recordLoginDenial } from '../auth/login-denials.js';
 import {
   OidcClient,
@@ -21,16 +20,12 @@ import { refreshDevice } from '../mesh.js';
 import type { AuditDiff } from '../store/audit.js';
 import type { LoginSession } from '../store/login-sessions.js';
 import type { Network } from '../store/networks.js';
-import { hashToken } from '../store/tokens.js';
 import { loginBySecret, sendPage } from './login-routes.js';
 
 /** openid-client's randomState() is 43 characters; anything far longer is not ours. */
 const MAX_STATE_LENGTH = 256;
 
-const POLL_ROUTE = '/v1/login/poll';
-
 export function registerOidcRoutes(app: FastifyInstance, ctx: ControlContext): void {
-  registerDenialPollHook(app, ctx);
   const settings = ctx.config.oidc;
   if (!settings) {
     const off = (_req: unknown, reply: FastifyReply) =>
@@ -84,24 +79,6 @@ async function pageOnError(
       loginProblemPage('Sign-in failed', 'Something went wrong on the server. Try again later.'),
     );
   }
-}
-
-/**
- * A denied login polls as `denied`. The poll handler itself (login-routes.ts) knows only
- * pending/complete/expired, so this hook answers before it for a pending session with a denial.
- */
-function registerDenialPollHook(app: FastifyInstance, ctx: ControlContext): void {
-  app.addHook('preHandler', async (req, reply) => {
-    if (req.method !== 'POST' || req.routeOptions.url !== POLL_ROUTE) return;
-    const body = LoginPollRequest.safeParse(req.body);
-    if (!body.success) return; // the handler answers 400
-    const login = await ctx.store.loginSessions.findByPollTokenHash(hashToken(body.data.pollToken));
-    if (login?.state !== 'pending') return;
-    const reason = await loginDenial(ctx.store, login.id);
-    if (reason === null) return;
-    const denied: LoginPollResponse = { status: 'denied', reason };
-    return reply.send(denied);
-  });
 }
 
 class OidcFlow {

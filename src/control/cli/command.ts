@@ -45,7 +45,7 @@ export const GLOBAL_OPTIONS = {
   server: {
     type: 'string',
     value: 'URL',
-    description: 'use a running server\'s admin API instead of the database (or TRELLIS_SERVER)',
+    description: "use a running server's admin API instead of the database (or TRELLIS_SERVER)",
   },
   'api-key': {
     type: 'string',
@@ -130,21 +130,30 @@ export function findCommand(
   let best: { command: Command; rest: string[] } | null = null;
   for (const c of commands) {
     const words = c.name.split(' ');
-    if (words.every((w, i) => argv[i] === w) && (!best || words.length > best.command.name.split(' ').length))
+    if (
+      words.every((w, i) => argv[i] === w) &&
+      (!best || words.length > best.command.name.split(' ').length)
+    )
       best = { command: c, rest: argv.slice(words.length) };
   }
   return best;
 }
 
 /** Parses one command's argv; a wrong option or argument count is a usage error. */
-export function parseCommandArgs(c: Command, argv: string[]): { args: string[]; opts: OptionValues } {
-  const options = { ...GLOBAL_OPTIONS, ...(c.options ?? {}) };
+export function parseCommandArgs(
+  c: Command,
+  argv: string[],
+): { args: string[]; opts: OptionValues } {
+  const options: Record<string, OptionSpec> = { ...GLOBAL_OPTIONS, ...(c.options ?? {}) };
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
       args: argv,
       options: Object.fromEntries(
-        Object.entries(options).map(([k, o]) => [k, o.short ? { type: o.type, short: o.short } : { type: o.type }]),
+        Object.entries(options).map(([k, o]) => [
+          k,
+          o.short ? { type: o.type, short: o.short } : { type: o.type },
+        ]),
       ),
       allowPositionals: true,
       strict: true,

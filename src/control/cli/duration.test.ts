@@ -44,7 +44,9 @@ describe('parseDuration', () => {
 describe('parseTime', () => {
   it('takes ISO times and durations ago', () => {
     expect(parseTime('2026-01-31T12:00:00Z', 'x')).toBe('2026-01-31T12:00:00.000Z');
-    expect(parseTime('24h', 'x', Date.parse('2026-02-01T00:00:00Z'))).toBe('2026-01-31T00:00:00.000Z');
+    expect(parseTime('24h', 'x', Date.parse('2026-02-01T00:00:00Z'))).toBe(
+      '2026-01-31T00:00:00.000Z',
+    );
     expect(() => parseTime('2026-13-45', 'x')).toThrow(CliError);
   });
 });

@@ -60,7 +60,7 @@ export function httpAdmin(server: string, apiKey: string): AdminApi {
     }
     const text = await res.text();
     if (text.length > MAX_RESPONSE_BYTES) throw new CliError(`${base}: response too large`);
-    let json: unknown = null;
+    let json: unknown;
     try {
       json = text ? JSON.parse(text) : null;
     } catch {

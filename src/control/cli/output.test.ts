@@ -3,7 +3,13 @@ import { createOutput, fmtTime, table } from './output.js';
 
 describe('table', () => {
   it('aligns columns and keeps cells on one line', () => {
-    const t = table(['ID', 'NAME'], [['a', 'x\ny'], ['longer-id', 'z']]);
+    const t = table(
+      ['ID', 'NAME'],
+      [
+        ['a', 'x\ny'],
+        ['longer-id', 'z'],
+      ],
+    );
     expect(t.split('\n')).toEqual(['ID         NAME', 'a          x y', 'longer-id  z']);
   });
 });
@@ -12,9 +18,21 @@ describe('output', () => {
   it('prints JSON with --json and the human form otherwise', () => {
     const out: string[] = [];
     const err: string[] = [];
-    createOutput(true, (s) => out.push(s), (s) => err.push(s)).emit({ a: 1 }, () => 'human');
-    createOutput(false, (s) => out.push(s), (s) => err.push(s)).emit({ a: 1 }, () => 'human');
-    createOutput(false, (s) => out.push(s), (s) => err.push(s)).note('note');
+    createOutput(
+      true,
+      (s) => out.push(s),
+      (s) => err.push(s),
+    ).emit({ a: 1 }, () => 'human');
+    createOutput(
+      false,
+      (s) => out.push(s),
+      (s) => err.push(s),
+    ).emit({ a: 1 }, () => 'human');
+    createOutput(
+      false,
+      (s) => out.push(s),
+      (s) => err.push(s),
+    ).note('note');
     expect(out).toEqual(['{\n  "a": 1\n}\n', 'human\n']);
     expect(err).toEqual(['note\n']);
   });

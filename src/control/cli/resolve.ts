@@ -2,13 +2,20 @@
  * Commands name things the way people do (a user by email, a device by name) or by id; these
  * turn such a reference into the record, through the same admin API in both modes.
  */
-import { MAX_PAGE_SIZE, type AdminDevice, type AdminUser } from '../../shared/schema/control/admin.js';
+import {
+  MAX_PAGE_SIZE,
+  type AdminDevice,
+  type AdminUser,
+} from '../../shared/schema/control/admin.js';
 import type { AdminApi } from '../admin/service.js';
 import { CliError } from './command.js';
 
 /** Every item of a paged list. */
 export async function listAll<T>(
-  fetchPage: (q: { limit: number; cursor?: string }) => Promise<{ items: T[]; nextCursor: string | null }>,
+  fetchPage: (q: {
+    limit: number;
+    cursor?: string;
+  }) => Promise<{ items: T[]; nextCursor: string | null }>,
 ): Promise<T[]> {
   const all: T[] = [];
   let cursor: string | null = null;

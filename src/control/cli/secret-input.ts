@@ -17,7 +17,9 @@ async function readStdin(): Promise<string> {
     chunks.push(b);
   }
   // One trailing newline is the line ending of `echo` or a file, not part of the password.
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 function promptHidden(prompt: string): Promise<string> {

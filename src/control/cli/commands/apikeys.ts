@@ -12,7 +12,11 @@ export const apiKeyCommands: Command[] = [
     summary: 'create an admin API key; the key is printed once',
     options: {
       description: { type: 'string', value: 'TEXT', description: 'what the key is for' },
-      expires: { type: 'string', value: 'DURATION', description: 'lifetime such as 90d (default: never)' },
+      expires: {
+        type: 'string',
+        value: 'DURATION',
+        description: 'lifetime such as 90d (default: never)',
+      },
     },
     run: ({ opts, out }) =>
       withAdmin(opts, out, async ({ api }) => {
@@ -48,7 +52,11 @@ export const apiKeyCommands: Command[] = [
               fmtTime(k.createdAt),
               k.expiresAt ? fmtTime(k.expiresAt) : 'never',
               fmtTime(k.lastUsedAt),
-              k.revoked ? 'revoked' : k.expiresAt && Date.parse(k.expiresAt) <= Date.now() ? 'expired' : 'valid',
+              k.revoked
+                ? 'revoked'
+                : k.expiresAt && Date.parse(k.expiresAt) <= Date.now()
+                  ? 'expired'
+                  : 'valid',
             ]),
           ),
         );

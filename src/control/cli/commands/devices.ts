@@ -2,8 +2,8 @@
  * `trellis-control devices ...`: list, rename, delete, approve, expire, expiry on|off, tags.
  * Without --server these change the database only; a running server picks them up at restart.
  */
-import { Tags, type AdminDevice } from '../../../shared/schema/control/admin.js';
-import { DeviceName } from '../../../shared/schema/common.js';
+import type { AdminDevice } from '../../../shared/schema/control/admin.js';
+import { DeviceName, Tags } from '../../../shared/schema/common.js';
 import type { AdminApi } from '../../admin/service.js';
 import { onOff, parseRequest, str, type Command, type RunContext } from '../command.js';
 import { fmtTime, table } from '../output.js';
@@ -58,7 +58,9 @@ function deviceChange(
         const d = await change(api, await resolveDevice(api, args[0] ?? ''), args.slice(1));
         out.emit(d, () => done(d));
         if (!live && !out.json)
-          out.note('Changed in the database; a running server applies it at its next start (or use --server).');
+          out.note(
+            'Changed in the database; a running server applies it at its next start (or use --server).',
+          );
       }),
   };
 }

@@ -17,19 +17,39 @@ function keyState(k: PreauthKeyInfo, now: number): string {
 }
 
 const splitList = (s: string | undefined): string[] =>
-  s ? s.split(',').map((t) => t.trim()).filter(Boolean) : [];
+  s
+    ? s
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean)
+    : [];
 
 export const keyCommands: Command[] = [
   {
     name: 'keys create',
     summary: 'create a pre-auth key; the key is printed once',
     options: {
-      reusable: { type: 'boolean', description: 'usable for any number of devices (default: once)' },
+      reusable: {
+        type: 'boolean',
+        description: 'usable for any number of devices (default: once)',
+      },
       ephemeral: { type: 'boolean', description: 'devices are removed when they go offline' },
       preapproved: { type: 'boolean', description: 'devices skip admin approval' },
-      tags: { type: 'string', value: 'TAGS', description: 'comma-separated tags; devices belong to no user' },
-      user: { type: 'string', value: 'USER', description: 'owner of the devices (untagged keys; required in database mode)' },
-      expires: { type: 'string', value: 'DURATION', description: 'lifetime such as 1h, 7d (default 1d, at most 365d)' },
+      tags: {
+        type: 'string',
+        value: 'TAGS',
+        description: 'comma-separated tags; devices belong to no user',
+      },
+      user: {
+        type: 'string',
+        value: 'USER',
+        description: 'owner of the devices (untagged keys; required in database mode)',
+      },
+      expires: {
+        type: 'string',
+        value: 'DURATION',
+        description: 'lifetime such as 1h, 7d (default 1d, at most 365d)',
+      },
       description: { type: 'string', value: 'TEXT', description: 'what the key is for' },
     },
     run: ({ opts, out }) =>
@@ -66,7 +86,17 @@ export const keyCommands: Command[] = [
         const now = Date.now();
         out.emit(keys, () =>
           table(
-            ['ID', 'PREFIX', 'DESCRIPTION', 'REUSABLE', 'EPHEMERAL', 'TAGS', 'USED', 'EXPIRES', 'STATE'],
+            [
+              'ID',
+              'PREFIX',
+              'DESCRIPTION',
+              'REUSABLE',
+              'EPHEMERAL',
+              'TAGS',
+              'USED',
+              'EXPIRES',
+              'STATE',
+            ],
             keys.map((k) => [
               k.id,
               k.prefix,

@@ -14,7 +14,9 @@ export const sessionCommands: Command[] = [
         const users = await listAll((q) => api.listUsers(q));
         const userRef = str(opts, 'user');
         const user = userRef ? await resolveUser(api, userRef) : null;
-        const sessions = await listAll((q) => api.listSessions({ ...q, ...(user ? { user: user.id } : {}) }));
+        const sessions = await listAll((q) =>
+          api.listSessions({ ...q, ...(user ? { user: user.id } : {}) }),
+        );
         const email = new Map(users.map((u) => [u.id, u.email ?? u.id]));
         out.emit(sessions, () =>
           table(
@@ -36,7 +38,9 @@ export const sessionCommands: Command[] = [
     argsUsage: '[SESSION-ID]',
     summary: 'sign one session out, or every session of a user with --user',
     maxArgs: 1,
-    options: { user: { type: 'string', value: 'USER', description: 'revoke all of this user\'s sessions' } },
+    options: {
+      user: { type: 'string', value: 'USER', description: "revoke all of this user's sessions" },
+    },
     run: ({ args, opts, out }) =>
       withAdmin(opts, out, async ({ api }) => {
         const userRef = str(opts, 'user');

@@ -6,7 +6,11 @@ import {
 import { onOff, parseRequest, str, usageError, type Command } from '../command.js';
 import { withAdmin } from '../session.js';
 
-const list = (s: string): string[] => s.split(',').map((t) => t.trim()).filter(Boolean);
+const list = (s: string): string[] =>
+  s
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
 
 function settingsText(s: NetworkSettingsView): string {
   const dns = s.dns;
@@ -37,10 +41,26 @@ export const settingsCommands: Command[] = [
     summary: 'change network settings; DNS changes reach connected devices (with --server)',
     options: {
       'key-expiry-days': { type: 'string', value: 'N', description: 'node key lifetime in days' },
-      'approval-required': { type: 'string', value: 'on|off', description: 'new devices wait for approval' },
-      'magic-dns': { type: 'string', value: 'on|off', description: 'serve <device>.<domain> names' },
-      nameservers: { type: 'string', value: 'IPS', description: 'comma-separated resolvers ("" for none)' },
-      'search-domains': { type: 'string', value: 'DOMAINS', description: 'comma-separated search domains' },
+      'approval-required': {
+        type: 'string',
+        value: 'on|off',
+        description: 'new devices wait for approval',
+      },
+      'magic-dns': {
+        type: 'string',
+        value: 'on|off',
+        description: 'serve <device>.<domain> names',
+      },
+      nameservers: {
+        type: 'string',
+        value: 'IPS',
+        description: 'comma-separated resolvers ("" for none)',
+      },
+      'search-domains': {
+        type: 'string',
+        value: 'DOMAINS',
+        description: 'comma-separated search domains',
+      },
     },
     run: ({ opts, out }) =>
       withAdmin(opts, out, async ({ api }) => {

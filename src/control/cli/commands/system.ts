@@ -1,6 +1,6 @@
 /** `trellis-control serve | migrate | version`. */
 import { TRELLIS_VERSION } from '../../../shared/version.js';
-import { startControl, type ControlServer } from '../../app.js';
+import type { ControlServer } from '../../app.js';
 import { CliError, type Command } from '../command.js';
 import { configFrom, openConfiguredStore } from '../session.js';
 
@@ -15,6 +15,8 @@ export const serveCommand: Command = {
   summary: 'run the control plane (HTTP API, map streams, relay, STUN)',
   run: async ({ opts, out }) => {
     const config = configFrom(opts);
+    // Loaded here, not at the top: management commands do not need the HTTP stack.
+    const { startControl } = await import('../../app.js');
     let server: ControlServer;
     try {
       server = await startControl(config);

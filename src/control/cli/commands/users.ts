@@ -2,7 +2,7 @@
 import {
   CreateUserRequest,
   SetPasswordRequest,
-  UserRole,
+  UpdateUserRequest,
   type AdminUser,
 } from '../../../shared/schema/control/admin.js';
 import type { AdminApi } from '../../admin/service.js';
@@ -41,7 +41,7 @@ function userChange(
   return {
     name: `users ${verb}`,
     argsUsage: 'USER',
-    summary: `${summary} (USER is an email or id)`,
+    summary,
     minArgs: 1,
     run: ({ args, opts, out }) =>
       withAdmin(opts, out, async ({ api }) => {
@@ -67,7 +67,11 @@ export const userCommands: Command[] = [
     summary: 'create a local (password) user; the password is read from stdin or a prompt',
     minArgs: 1,
     options: {
-      role: { type: 'string', value: 'ROLE', description: 'owner, admin or member (default member)' },
+      role: {
+        type: 'string',
+        value: 'ROLE',
+        description: 'owner, admin or member (default member)',
+      },
       name: { type: 'string', value: 'NAME', description: 'display name (default: the email)' },
       ...passwordStdin,
     },
@@ -79,18 +83,20 @@ export const userCommands: Command[] = [
           name: str(opts, 'name') ?? '',
         });
         const password = await readPassword(flag(opts, 'password-stdin'));
-        const user = await api.createUser(parseRequest(CreateUserRequest, { ...partial, password }));
+        const user = await api.createUser(
+          parseRequest(CreateUserRequest, { ...partial, password }),
+        );
         out.emit(user, () => `Created ${user.role} ${user.email ?? user.id} (${user.id}).`);
       }),
   },
   {
     name: 'users set-role',
     argsUsage: 'USER ROLE',
-    summary: 'change a user\'s role: owner, admin or member',
+    summary: "change a user's role: owner, admin or member",
     minArgs: 2,
     run: ({ args, opts, out }) =>
       withAdmin(opts, out, async ({ api }) => {
-        const role = parseRequest(UserRole, args[1]);
+        const { role } = parseRequest(UpdateUserRequest, { role: args[1] });
         const user = await api.updateUser((await resolveUser(api, args[0] ?? '')).id, { role });
         out.emit(user, () => `${user.email ?? user.id} is now ${user.role}.`);
       }),
@@ -98,7 +104,7 @@ export const userCommands: Command[] = [
   {
     name: 'users set-password',
     argsUsage: 'USER',
-    summary: 'set a local user\'s password (read from stdin or a prompt); signs their sessions out',
+    summary: "set a local user's password (read from stdin or a prompt); signs their sessions out",
     minArgs: 1,
     options: passwordStdin,
     run: ({ args, opts, out }) =>

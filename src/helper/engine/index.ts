@@ -1,0 +1,11 @@
+export { chooseEndpoint } from './endpoint.js';
+export { DEFAULT_MTU, emptyOsConfig, osConfigFromNetmap, type OsConfigInput } from './os-config.js';
+export { tunnelPeers } from './peers.js';
+export { isDefaultRoute, peerHostPrefixes, routedPrefixes } from './routes.js';
+export { ACTIVE_SESSION_SECONDS, buildStatus, peerPath, type StatusInput } from './status.js';
+export {
+  emptyWgConfig,
+  PERSISTENT_KEEPALIVE_SECONDS,
+  wgConfigFromNetmap,
+  type WgConfigInput,
+} from './wg-config.js';
