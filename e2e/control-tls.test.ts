@@ -24,14 +24,31 @@ function makeCert(dir: string): { certFile: string; keyFile: string } {
     execFileSync(
       'openssl',
       [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-        '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-days', '1',
-        '-keyout', keyFile, '-out', certFile,
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-days',
+        '1',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
       ],
       { stdio: 'pipe' },
     );
   } catch (e) {
-    throw new Error(`openssl failed (install the Debian package "openssl"): ${(e as Error).message}`);
+    throw new Error(
+      `openssl failed (install the Debian package "openssl"): ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   return { certFile, keyFile };
 }
@@ -50,14 +67,28 @@ function config(dir: string, over: Record<string, unknown>): ControlConfig {
 }
 
 /** One HTTPS request trusting only `ca`. */
-function request(url: string, ca: Buffer, opts: { method?: string; body?: unknown } = {}): Promise<{ status: number; body: any }> {
+function request(
+  url: string,
+  ca: Buffer,
+  opts: { method?: string; body?: unknown } = {},
+): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const data = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-    const req = https.request(url, { method: opts.method ?? 'GET', ca, headers: data ? { 'content-type': 'application/json' } : {} }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null }));
-    });
+    const req = https.request(
+      url,
+      {
+        method: opts.method ?? 'GET',
+        ca,
+        headers: data ? { 'content-type': 'application/json' } : {},
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : null }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(data);
   });
@@ -84,7 +115,9 @@ describe('trellis-control over TLS', () => {
     const r = await request(`${server.url}/healthz`, ca);
     expect(r).toEqual({ status: 200, body: { ok: true } });
     // Without the certificate as CA the client refuses the server: it really is that certificate.
-    await expect(request(`${server.url}/healthz`, Buffer.from(''))).rejects.toThrow(/self-signed|certificate/i);
+    await expect(request(`${server.url}/healthz`, Buffer.from(''))).rejects.toThrow(
+      /self-signed|certificate/i,
+    );
   });
 
   it('registers over HTTPS and streams the netmap over WSS', async () => {
@@ -102,9 +135,21 @@ describe('trellis-control over TLS', () => {
     });
     expect(reg.status, JSON.stringify(reg.body)).toBe(200);
 
-    const ws = new WebSocket(`${server.url.replace(/^https/, 'wss')}/v1/map`, { ca, headers: { authorization: `Bearer ${reg.body.nodeCredential}` } });
+    const ws = new WebSocket(`${server.url.replace(/^https/, 'wss')}/v1/map`, {
+      ca,
+      headers: { authorization: `Bearer ${reg.body.nodeCredential}` },
+    });
     const first = await new Promise<MapServerMessage>((resolve, reject) => {
-      ws.on('open', () => ws.send(JSON.stringify({ type: 'hello', version: 1, nodeKey, discoKey: keyToBase64(generateKeyPair().publicKey) })));
+      ws.on('open', () =>
+        ws.send(
+          JSON.stringify({
+            type: 'hello',
+            version: 1,
+            nodeKey,
+            discoKey: keyToBase64(generateKeyPair().publicKey),
+          }),
+        ),
+      );
       ws.once('message', (d) => resolve(MapServerMessage.parse(JSON.parse(d.toString()))));
       ws.on('error', reject);
     });
@@ -112,17 +157,23 @@ describe('trellis-control over TLS', () => {
     if (first.type !== 'full') return;
     expect(first.netmap.self.name).toBe('tls-box');
     // The built-in relay is announced on the same TLS listener.
-    expect(first.netmap.relayMap.regions[0]?.relays[0]?.url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/v1\/relay$/);
+    expect(first.netmap.relayMap.regions[0]?.relays[0]?.url).toMatch(
+      /^wss:\/\/127\.0\.0\.1:\d+\/v1\/relay$/,
+    );
     ws.close();
   });
 
   it('refuses plain HTTP unless insecureHttp is set', async () => {
     const plainDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-plain-'));
     try {
-      await expect(startControl(config(plainDir, {}), { logger: pino({ level: 'silent' }) })).rejects.toThrow(
+      await expect(
+        startControl(config(plainDir, {}), { logger: pino({ level: 'silent' }) }),
+      ).rejects.toThrow(
         /refusing plain HTTP: configure tls\.certFile\/keyFile, or set insecureHttp/,
       );
-      const lab = await startControl(config(plainDir, { insecureHttp: true }), { logger: pino({ level: 'silent' }) });
+      const lab = await startControl(config(plainDir, { insecureHttp: true }), {
+        logger: pino({ level: 'silent' }),
+      });
       expect(lab.url).toMatch(/^http:\/\//);
       await lab.stop();
     } finally {

@@ -24,7 +24,7 @@ import { registerAdminRoutes } from './api/admin-routes.js';
 import { registerOidcRoutes } from './api/oidc-routes.js';
 import { LoginWaiters } from './auth/login-waiters.js';
 import { bootstrap, type BootstrapResult } from './bootstrap.js';
-import { publicUrl as configPublicUrl, sqlitePath, type ControlConfig } from './config.js';
+import { publicUrl as configPublicUrl, storeConfigOf, type ControlConfig } from './config.js';
 import type { ControlContext } from './context.js';
 import { installErrorHandler } from './http/errors.js';
 import { applyUpdate, loadHub } from './mesh.js';
@@ -79,15 +79,11 @@ export async function startControl(
   const now = opts.now ?? Date.now;
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
+  const storeConfig = storeConfigOf(config);
   const store = await openStore(
-    config.database.driver === 'sqlite'
-      ? { driver: 'sqlite', path: sqlitePath(config) ?? ':memory:' }
-      : {
-          driver: 'postgres',
-          url: config.database.url,
-          ...(config.database.poolSize ? { poolSize: config.database.poolSize } : {}),
-          ...(opts.pgSchema ? { schema: opts.pgSchema } : {}),
-        },
+    storeConfig.driver === 'postgres' && opts.pgSchema
+      ? { ...storeConfig, schema: opts.pgSchema }
+      : storeConfig,
     { now, onBackgroundError: (e) => log.error({ err: e }, 'database background error') },
   );
   await store.migrate();
@@ -188,6 +184,11 @@ export async function startControl(
       applyUpdate(store, hub, deviceId, update, (e) =>
         log.warn({ err: e, deviceId }, 'persisting device update failed'),
       ),
+    onPresence: (deviceId) => {
+      store.devices
+        .markSeen(deviceId)
+        .catch((e: unknown) => log.warn({ err: e, deviceId }, 'recording last-seen failed'));
+    },
     log,
   });
   const relay = config.relay.enabled
@@ -217,6 +218,9 @@ export async function startControl(
 
   const sweep = setInterval(() => {
     hub.sweep().catch((e: unknown) => log.warn({ err: e }, 'netmap sweep failed'));
+    removeStaleEphemeral(ctx).catch((e: unknown) =>
+      log.warn({ err: e }, 'ephemeral cleanup failed'),
+    );
   }, SWEEP_INTERVAL_MS);
   sweep.unref();
 
@@ -250,6 +254,33 @@ export async function startControl(
       await store.close();
     },
   };
+}
+
+/**
+ * Ephemeral devices (CI runners, containers) are deleted once offline this long: long enough to
+ * ride out a reconnect, short enough that a fleet of short-lived jobs does not pile up.
+ */
+export const EPHEMERAL_OFFLINE_TTL_MS = 5 * 60_000;
+
+/** Deletes ephemeral devices that have been offline past the TTL (never one that is online). */
+export async function removeStaleEphemeral(ctx: ControlContext): Promise<void> {
+  const cutoff = ctx.now() - EPHEMERAL_OFFLINE_TTL_MS;
+  for (const n of await ctx.store.networks.list()) {
+    for (const d of [...ctx.hub.devices(n.id)]) {
+      if (!d.ephemeral || ctx.hub.isOnline(d.id)) continue;
+      const lastSeen = d.lastSeen ? Date.parse(d.lastSeen) : Date.parse(d.created);
+      if (lastSeen > cutoff) continue;
+      if (!(await ctx.store.devices.delete(d.id))) continue;
+      ctx.hub.removeDevice(d.id);
+      await ctx.audit({
+        networkId: d.networkId,
+        actor: { type: 'system', id: null },
+        action: 'device.deleted',
+        target: { type: 'device', id: d.id },
+        diff: { name: d.name, reason: 'ephemeral device offline' },
+      });
+    }
+  }
 }
 
 /** The built-in relay is region `relay.regionId` at this server's URL; configured regions follow. */

@@ -8,6 +8,7 @@ import path from 'node:path';
 import JSON5 from 'json5';
 import { z } from 'zod';
 import { err, ok, type Result } from '../shared/result.js';
+import type { StoreConfig } from './store/index.js';
 
 const Port = z.number().int().min(0).max(65535);
 
@@ -230,4 +231,16 @@ export function publicUrl(cfg: ControlConfig, boundPort?: number): string {
     cfg.listen.host === '0.0.0.0' || cfg.listen.host === '::' ? '127.0.0.1' : cfg.listen.host;
   const h = host.includes(':') ? `[${host}]` : host;
   return `${scheme}://${h}:${boundPort ?? cfg.listen.port}`;
+}
+
+/** The store configuration this control config describes. */
+export function storeConfigOf(config: ControlConfig): StoreConfig {
+  if (config.database.driver === 'postgres') {
+    return {
+      driver: 'postgres',
+      url: config.database.url,
+      ...(config.database.poolSize ? { poolSize: config.database.poolSize } : {}),
+    };
+  }
+  return { driver: 'sqlite', path: sqlitePath(config) ?? ':memory:' };
 }

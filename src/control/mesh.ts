@@ -59,7 +59,8 @@ export function toMeshDevice(
     os: os.success ? os.data : 'other',
     hostInfo: hostInfo.success ? hostInfo.data : null,
     keyExpiry: d.keyExpiryDisabled || !d.keyExpiry ? null : d.keyExpiry.toISOString(),
-    approved: d.approved,
+    // A disabled owner's devices neither see nor are seen by anyone.
+    approved: d.approved && !(owner?.disabled ?? false),
     ephemeral: d.ephemeral,
     created: d.createdAt.toISOString(),
     endpoints: d.endpoints.map(decodeEndpoint).filter((e): e is Endpoint => e !== null),

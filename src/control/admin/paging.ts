@@ -14,11 +14,12 @@ export interface Page<T> {
   nextCursor: string | null;
 }
 
-const encode = (key: string): string => Buffer.from(key, 'utf8').toString('base64url');
+/** 'k' keeps the cursor non-empty even for an empty key (the API's Cursor needs a character). */
+const encode = (key: string): string => `k${Buffer.from(key, 'utf8').toString('base64url')}`;
 
 function decode(cursor: string): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw badRequest('cursor: not a cursor from this list');
-  return Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^k[A-Za-z0-9_-]*$/.test(cursor)) throw badRequest('cursor: not a cursor from this list');
+  return Buffer.from(cursor.slice(1), 'base64url').toString('utf8');
 }
 
 export function pageOf<S, T>(

@@ -142,6 +142,10 @@ export async function updateUser(
     await auditAs(deps, caller, 'user.role_changed', target, {
       role: change(before.role, after.role),
     });
+  if (after.disabled !== before.disabled) {
+    // A disabled user's devices leave every netmap (and come back when re-enabled).
+    for (const d of await deps.store.devices.listByUser(id)) await deps.mesh.deviceChanged(d.id);
+  }
   if (after.disabled !== before.disabled)
     await auditAs(deps, caller, after.disabled ? 'user.disabled' : 'user.enabled', target, {
       disabled: change(before.disabled, after.disabled),

@@ -52,6 +52,8 @@ export interface MapStreamDeps {
   ) => Promise<{ deviceId: string; nodeKey: string } | null>;
   /** A parsed update from a device; the server persists it and patches the hub. */
   readonly onUpdate: (deviceId: string, update: MapUpdate) => void;
+  /** A device's stream started or ended (the server records last-seen). */
+  readonly onPresence?: (deviceId: string, online: boolean) => void;
   readonly log?: { warn(obj: object, msg: string): void; debug(obj: object, msg: string): void };
   /** Keepalive timing, overridable for tests. */
   readonly keepaliveMs?: number;
@@ -181,6 +183,7 @@ export class MapStreamServer {
         return;
       }
       sub = r;
+      this.deps.onPresence?.(who.deviceId, true);
     };
 
     ws.on('message', (data, isBinary) => {
@@ -216,6 +219,7 @@ export class MapStreamServer {
       clearInterval(keepalive);
       this.sockets.delete(ws);
       if (sub && !sub.closed) hub.unsubscribe(sub);
+      if (sub) this.deps.onPresence?.(who.deviceId, false);
     });
   }
 }

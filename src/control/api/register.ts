@@ -48,9 +48,16 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ControlContext):
         const credential = await tx.devices.rotateCredential(existing.id);
         if (!credential) throw new ApiError('conflict', 'device changed during registration');
         await tx.devices.updateHostInfo(existing.id, facts);
-        const refreshed = await tx.devices.rotateNodeKey(existing.id, body.nodeKey);
+        // Signing in again renews the key's lifetime, as a key rotation would.
+        const network = await tx.networks.get(existing.networkId);
+        const renewed = network
+          ? await tx.devices.setKeyExpiry(
+              existing.id,
+              new Date(ctx.now() + network.settings.keyExpiryDays * 86_400_000),
+            )
+          : null;
         return {
-          device: refreshed.ok ? refreshed.value : existing,
+          device: renewed ?? existing,
           credential,
           action: 'device.reauthenticated',
           owner,

@@ -1,8 +1,6 @@
 /** argon2id password hashing (OWASP's recommended parameters, the library's defaults). */
 import { hash, verify } from '@node-rs/argon2';
 
-/** Passwords shorter than this are refused when set; NIST SP 800-63B's floor is 8. */
-export const MIN_PASSWORD_LENGTH = 10;
 /** argon2 hashes whatever it is given; bound the work an attacker can ask for per attempt. */
 export const MAX_PASSWORD_LENGTH = 1024;
 

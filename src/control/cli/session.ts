@@ -12,8 +12,8 @@ import path from 'node:path';
 import { adminService, type AdminApi } from '../admin/service.js';
 import { storeOnlyMesh, type AdminDeps, type Caller } from '../admin/deps.js';
 import { bootstrap } from '../bootstrap.js';
-import { loadConfig, sqlitePath, type ControlConfig } from '../config.js';
-import { openStore, type Store, type StoreConfig } from '../store/index.js';
+import { loadConfig, storeConfigOf, type ControlConfig } from '../config.js';
+import { openStore, type Store } from '../store/index.js';
 import { CliError, str, usageError, type OptionValues } from './command.js';
 import { httpAdmin } from './http-admin.js';
 import type { Output } from './output.js';
@@ -32,16 +32,6 @@ export function configFrom(opts: OptionValues): ControlConfig {
 }
 
 /** The store settings of a configuration (what `serve` opens). */
-export function storeConfigOf(config: ControlConfig): StoreConfig {
-  if (config.database.driver === 'postgres') {
-    return {
-      driver: 'postgres',
-      url: config.database.url,
-      ...(config.database.poolSize ? { poolSize: config.database.poolSize } : {}),
-    };
-  }
-  return { driver: 'sqlite', path: sqlitePath(config) ?? ':memory:' };
-}
 
 /** Opens the configured database (creating the SQLite file's directory on first use). */
 export async function openConfiguredStore(config: ControlConfig): Promise<Store> {

@@ -262,7 +262,7 @@ export class NetmapHub {
 
     const own = net.subs.get(device.id);
     if (own) {
-      if (old && (old.approved !== next.approved || old.owner !== next.owner)) {
+      if (old && (old.approved !== next.approved || !sameJson(old.owner, next.owner))) {
         // What this device may see changed: resend its whole map.
         this.sendFull(own, undefined);
       } else if (old && old.nodeKey !== next.nodeKey) {
@@ -435,8 +435,8 @@ export class NetmapHub {
       old.approved !== next.approved ||
       old.addresses.ipv4 !== next.addresses.ipv4 ||
       old.addresses.ipv6 !== next.addresses.ipv6 ||
-      old.owner !== next.owner ||
-      old.posture !== next.posture
+      !sameJson(old.owner, next.owner) ||
+      !sameJson(old.posture, next.posture)
     );
   }
 
@@ -663,6 +663,10 @@ export class NetmapHub {
     }
   }
 }
+
+/** Structural equality for the small JSON-shaped values devices carry (owner, posture). */
+const sameJson = (a: unknown, b: unknown): boolean =>
+  a === b || JSON.stringify(a) === JSON.stringify(b);
 
 const reauthMessage = {
   'key-expired': 'This device’s key has expired: sign in again to reconnect it.',

@@ -101,7 +101,7 @@ export class StateStore {
       await this.saveNodeKey(nodeKey);
     }
 
-    let registration: Registration | null = note(await this.registrationFile.read());
+    let registration: RegistrationFile | null = note(await this.registrationFile.read());
     if (registration && registration.nodePublicKey !== nodeKey.publicKeyBase64) {
       issues.push({
         file: STATE_FILE_NAMES.registration,

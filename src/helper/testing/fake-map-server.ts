@@ -16,11 +16,40 @@ export interface FakeMapConnection {
   sendRaw(text: string): void;
 }
 
+/** Answers one HTTP request: the parsed JSON body in, a status and JSON body out. */
+export type FakeRoute = (body: unknown, req: http.IncomingMessage) => { status: number; body?: unknown } | Promise<{ status: number; body?: unknown }>;
+
 export class FakeMapServer {
   readonly connections: FakeMapConnection[] = [];
   /** Status to refuse upgrades with (e.g. 401); null accepts. */
   refuseWith: number | null = null;
-  private readonly server = http.createServer((_req, res) => res.writeHead(404).end());
+  /** HTTP routes by "METHOD /path" (e.g. "POST /v1/register"); others get 404. */
+  readonly routes = new Map<string, FakeRoute>();
+  /** Every HTTP request, in order. */
+  readonly requests: { route: string; body: unknown; authorization: string | undefined }[] = [];
+  private readonly server = http.createServer((req, res) => {
+    let text = '';
+    req.on('data', (d: Buffer) => (text += d.toString()));
+    req.on('end', () => {
+      const route = `${req.method} ${req.url}`;
+      let body: unknown = null;
+      try {
+        body = text ? JSON.parse(text) : null;
+      } catch {
+        body = text;
+      }
+      this.requests.push({ route, body, authorization: req.headers.authorization });
+      const handler = this.routes.get(route);
+      if (!handler) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"no route"}}');
+      void Promise.resolve(handler(body, req)).then(
+        (r) => {
+          if (r.body === undefined) res.writeHead(r.status).end();
+          else res.writeHead(r.status, { 'content-type': 'application/json' }).end(JSON.stringify(r.body));
+        },
+        () => res.writeHead(500).end(),
+      );
+    });
+  });
   private readonly wss = new WebSocketServer({ noServer: true });
   private listeners: Array<(c: FakeMapConnection) => void> = [];
 
@@ -79,6 +108,7 @@ export class FakeMapServer {
   async close(): Promise<void> {
     for (const c of this.connections) c.ws.terminate();
     this.wss.close();
+    this.server.closeAllConnections();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 }

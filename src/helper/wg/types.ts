@@ -41,7 +41,15 @@ export interface WgDeviceStats {
 }
 
 export type WgErrorCode =
-  'create_failed' | 'uapi_error' | 'uapi_unreachable' | 'bad_config' | 'closed';
+  | 'create_failed'
+  | 'uapi_error'
+  | 'uapi_unreachable'
+  | 'bad_config'
+  | 'closed'
+  /** The userspace implementation's process died; the device is gone with it. */
+  | 'process_exited'
+  /** A configuration command (`wg`, `ip`) failed (kernel backend). */
+  | 'command_failed';
 
 export class WgError extends Error {
   constructor(

@@ -1,0 +1,410 @@
+/**
+ * One policy compiled against the device table: the two indexes everything else reads.
+ *
+ *   per device (slot):  the rules it is a source of, a destination of, and an autogroup:self
+ *                       destination of — bitsets over rules (`Membership`);
+ *   per rule:           the devices in each of those roles — bitsets over slots — plus the
+ *                       rule's compiled source prefix list, cached until a member changes.
+ *
+ * Visibility of a pair is an AND over ⌈rules/32⌉ words; a device's packet filter walks only the
+ * rules it is a destination of; one device's change touches only the rules whose membership it
+ * changed (compile.ts computes who is affected). Nothing here is quadratic in devices.
+ */
+import {
+  MAX_FILTER_DESTINATIONS,
+  MAX_FILTER_RULES,
+  MAX_FILTER_SOURCES,
+  type FilterRule,
+  type PacketFilter,
+  type PortRange,
+} from '../../shared/schema/control/netmap.js';
+import {
+  forEachBit,
+  hasBit,
+  intersects,
+  ruleBits,
+  setBit,
+  SlotSet,
+  type RuleBits,
+} from './bitset.js';
+import type { AclRule, Policy } from './document.js';
+import type { GeoLookup } from './geo.js';
+import {
+  dstPrefixes,
+  entryCoversInternet,
+  entryCoversRoute,
+  ownPrefixes,
+  subjectOf,
+  type PolicyOwner,
+  type Subject,
+} from './match.js';
+import { evaluatePostures, type PostureEvaluation } from './posture.js';
+import { ALL_V4, ALL_V6, type Addr, type Prefix } from './prefix.js';
+import { SelectorSet } from './selector-set.js';
+import type { DstEntry } from './selector.js';
+import type { HostInfo } from '../../shared/schema/control/hostinfo.js';
+
+/** What the engine needs to know about a device. */
+export interface PolicyDevice {
+  readonly id: string;
+  readonly addresses: { readonly ipv4: string; readonly ipv6: string };
+  readonly owner: PolicyOwner;
+  /** Unapproved devices are in no rule: they see nobody and nobody sees them. */
+  readonly approved: boolean;
+  /** Approved subnet routes it serves (canonical CIDRs). */
+  readonly routes: readonly string[];
+  /** An approved exit node. */
+  readonly exitNode: boolean;
+  /** Posture facts; null until the device has reported host info. */
+  readonly hostInfo: HostInfo | null;
+  /** The address control saw it connect from, for geolocation checks. */
+  readonly publicIp: string | null;
+}
+
+/** A device as the engine holds it, independent of policy. */
+export interface DeviceEntry {
+  readonly slot: number;
+  readonly device: PolicyDevice;
+  readonly addrs: readonly Addr[];
+  /** Its addresses as filter sources ("100.64.0.7/32", "fd7a:…/128"). */
+  readonly addrTexts: readonly string[];
+  readonly routes: readonly Prefix[];
+  readonly userId: string | null;
+}
+
+export interface DeviceTable {
+  entry(slot: number): DeviceEntry | undefined;
+  slotsOfUser(userId: string): ReadonlySet<number> | undefined;
+  entries(): Iterable<DeviceEntry>;
+}
+
+export interface Membership {
+  readonly subject: Subject;
+  readonly posture: PostureEvaluation;
+  /** Rules whose sources admit it (its netmap view). */
+  readonly src: RuleBits;
+  /** Rules whose filter source list carries its addresses. */
+  readonly srcAddr: RuleBits;
+  /** Rules with a (non-self) destination entry naming it. */
+  readonly dst: RuleBits;
+  /** Rules with an autogroup:self destination that applies to it (user-owned devices). */
+  readonly self: RuleBits;
+}
+
+interface RuleMembers {
+  readonly src: SlotSet;
+  readonly srcAddr: SlotSet;
+  readonly dst: SlotSet;
+  readonly self: SlotSet;
+}
+
+export interface RuleState {
+  readonly rule: AclRule;
+  readonly src: SelectorSet;
+  readonly dst: SelectorSet;
+  /** Destination entries other than autogroup:self. */
+  readonly plain: readonly DstEntry[];
+  readonly self: readonly DstEntry[];
+  /**
+   * With srcPosture every source is a device (posture is a device property), so "*" and CIDRs
+   * select the devices in them and the filter lists device addresses; without it, "*" and CIDRs
+   * are written into the filter as they are (traffic from behind subnet routers included).
+   */
+  readonly postureMode: boolean;
+  readonly rawSrcs: readonly string[];
+  readonly members: RuleMembers;
+  srcs: string[] | null;
+  srcKey: string | null;
+}
+
+const filterKey = (cidr: string, r: PortRange): string => `${cidr} ${r.first}-${r.last}`;
+
+export class Compiled {
+  readonly rules: readonly RuleState[];
+  /** Rules whose destinations let their sources use an exit node. */
+  readonly internetRules: RuleBits;
+  private readonly routeRuleCache = new Map<string, RuleBits>();
+  private readonly members: Array<Membership | undefined> = [];
+  private readonly filters = new Map<number, PacketFilter>();
+
+  constructor(
+    readonly policy: Policy,
+    private readonly table: DeviceTable,
+    private readonly geo: GeoLookup | null,
+  ) {
+    this.rules = policy.acls.map((rule) => {
+      const plain = rule.dst.filter((e) => !isSelf(e));
+      const postureMode = rule.srcPosture.length > 0;
+      const src = new SelectorSet(rule.src);
+      const raw = new Set<string>();
+      if (!postureMode) {
+        if (src.all) raw.add(ALL_V4.text).add(ALL_V6.text);
+        for (const p of src.prefixes) raw.add(p.text);
+      }
+      return {
+        rule,
+        src,
+        dst: new SelectorSet(plain.map((e) => e.selector)),
+        plain,
+        self: rule.dst.filter(isSelf),
+        postureMode,
+        rawSrcs: [...raw],
+        members: {
+          src: new SlotSet(),
+          srcAddr: new SlotSet(),
+          dst: new SlotSet(),
+          self: new SlotSet(),
+        },
+        srcs: null,
+        srcKey: null,
+      };
+    });
+    this.internetRules = ruleBits(this.rules.length);
+    this.rules.forEach((rs, i) => {
+      if (rs.plain.some(entryCoversInternet)) setBit(this.internetRules, i);
+    });
+  }
+
+  get ruleCount(): number {
+    return this.rules.length;
+  }
+
+  membership(slot: number): Membership | undefined {
+    return this.members[slot];
+  }
+
+  /** The device's memberships under this policy (pure: does not record them). */
+  evaluate(entry: DeviceEntry): Membership {
+    const d = entry.device;
+    const subject = subjectOf(this.policy, d.owner, entry.addrs, entry.routes, d.exitNode);
+    const posture = evaluatePostures(
+      this.policy,
+      { hostInfo: d.hostInfo, publicIp: d.publicIp },
+      this.geo,
+    );
+    const n = this.rules.length;
+    const m: Membership = {
+      subject,
+      posture,
+      src: ruleBits(n),
+      srcAddr: ruleBits(n),
+      dst: ruleBits(n),
+      self: ruleBits(n),
+    };
+    if (!d.approved) return m;
+    for (let i = 0; i < n; i++) {
+      const rs = this.rules[i];
+      if (!rs) continue;
+      if (rs.src.srcMatches(subject) && rs.rule.srcPosture.every((p) => posture.passed.has(p))) {
+        setBit(m.src, i);
+        if (rs.postureMode || rs.src.identityMatches(subject)) setBit(m.srcAddr, i);
+      }
+      if (rs.plain.length > 0 && rs.dst.dstMatches(subject)) setBit(m.dst, i);
+      if (rs.self.length > 0 && subject.user !== null) setBit(m.self, i);
+    }
+    return m;
+  }
+
+  /**
+   * Records a device's memberships (undefined: the device is gone) and updates the rule indexes.
+   * `addrsChanged`: its addresses differ from last time, so source lists naming it are stale.
+   */
+  apply(slot: number, next: Membership | undefined, addrsChanged: boolean): void {
+    const prev = this.members[slot];
+    this.rules.forEach((rs, i) => {
+      const sets = rs.members;
+      const flip = (set: SlotSet, a: RuleBits | undefined, b: RuleBits | undefined): boolean => {
+        const was = a !== undefined && hasBit(a, i);
+        const is = b !== undefined && hasBit(b, i);
+        if (was === is) return false;
+        if (is) set.add(slot);
+        else set.delete(slot);
+        return true;
+      };
+      flip(sets.src, prev?.src, next?.src);
+      flip(sets.dst, prev?.dst, next?.dst);
+      flip(sets.self, prev?.self, next?.self);
+      const addrFlip = flip(sets.srcAddr, prev?.srcAddr, next?.srcAddr);
+      if (addrFlip || (addrsChanged && next !== undefined && hasBit(next.srcAddr, i))) {
+        rs.srcs = null;
+        rs.srcKey = null;
+      }
+    });
+    this.members[slot] = next;
+    this.filters.delete(slot);
+  }
+
+  invalidateFilter(slot: number): void {
+    this.filters.delete(slot);
+  }
+
+  /** May `a` and `b` reach each other in either direction? */
+  static visibleWith(ma: Membership, ea: DeviceEntry, mb: Membership, eb: DeviceEntry): boolean {
+    if (ea.slot === eb.slot) return false;
+    if (intersects(ma.src, mb.dst) || intersects(mb.src, ma.dst)) return true;
+    return (
+      ea.userId !== null &&
+      ea.userId === eb.userId &&
+      (intersects(ma.src, mb.self) || intersects(mb.src, ma.self))
+    );
+  }
+
+  visible(a: number, b: number): boolean {
+    const ma = this.members[a];
+    const mb = this.members[b];
+    const ea = this.table.entry(a);
+    const eb = this.table.entry(b);
+    return !!ma && !!mb && !!ea && !!eb && Compiled.visibleWith(ma, ea, mb, eb);
+  }
+
+  /** Rules whose destinations cover (part of) a route: their sources may route through it. */
+  routeRules(route: Prefix): RuleBits {
+    let bits = this.routeRuleCache.get(route.text);
+    if (!bits) {
+      bits = ruleBits(this.rules.length);
+      this.rules.forEach((rs, i) => {
+        if (rs.plain.some((e) => entryCoversRoute(e, route))) setBit(bits as RuleBits, i);
+      });
+      this.routeRuleCache.set(route.text, bits);
+    }
+    return bits;
+  }
+
+  routeUsableBy(src: RuleBits, route: Prefix): boolean {
+    return intersects(src, this.routeRules(route));
+  }
+
+  exitUsableBy(src: RuleBits): boolean {
+    return intersects(src, this.internetRules);
+  }
+
+  // -- packet filters ----------------------------------------------------------------------
+
+  /** The inbound filter of the device in `slot`: every rule it is a destination of. */
+  packetFilter(slot: number): PacketFilter {
+    const cached = this.filters.get(slot);
+    if (cached) return cached;
+    const e = this.table.entry(slot);
+    const m = this.members[slot];
+    const out: FilterRule[] = [];
+    if (e && m) {
+      forEachBit(m.dst, (i) => {
+        const rs = this.rules[i];
+        if (rs) pushChunked(out, this.srcsOf(rs), this.dstsOf(rs, m.subject), rs.rule.proto);
+      });
+      forEachBit(m.self, (i) => {
+        const rs = this.rules[i];
+        if (rs && e.userId !== null) {
+          pushChunked(out, this.selfSrcs(rs, e.userId), selfDsts(rs, m.subject), rs.rule.proto);
+        }
+      });
+    }
+    // Only reachable with absurd rules (tens of thousands of sources × a thousand destinations);
+    // the wire bound wins, and what is cut is denied, never widened.
+    const filter = out.length > MAX_FILTER_RULES ? out.slice(0, MAX_FILTER_RULES) : out;
+    this.filters.set(slot, filter);
+    return filter;
+  }
+
+  /**
+   * A summary that is equal whenever the device's filter is equal, without building source
+   * lists: per rule, the raw prefixes and the member bitset stand for the addresses they expand to.
+   */
+  filterFingerprint(slot: number): string {
+    const e = this.table.entry(slot);
+    const m = this.members[slot];
+    if (!e || !m) return '';
+    const parts: string[] = [];
+    forEachBit(m.dst, (i) => {
+      const rs = this.rules[i];
+      if (!rs) return;
+      rs.srcKey ??= `${rs.rawSrcs.join(',')}#${rs.members.srcAddr.key()}`;
+      parts.push(`${rs.rule.proto}|${rs.srcKey}|${JSON.stringify(this.dstsOf(rs, m.subject))}`);
+    });
+    forEachBit(m.self, (i) => {
+      const rs = this.rules[i];
+      if (!rs || e.userId === null) return;
+      parts.push(
+        `S|${rs.rule.proto}|${this.selfSrcs(rs, e.userId).join(',')}|${JSON.stringify(selfDsts(rs, m.subject))}`,
+      );
+    });
+    return parts.join('\n');
+  }
+
+  private srcsOf(rs: RuleState): string[] {
+    if (rs.srcs) return rs.srcs;
+    const out = new Set(rs.rawSrcs);
+    rs.members.srcAddr.forEach((slot) => {
+      for (const t of this.table.entry(slot)?.addrTexts ?? []) out.add(t);
+    });
+    rs.srcs = [...out];
+    return rs.srcs;
+  }
+
+  private selfSrcs(rs: RuleState, userId: string): string[] {
+    const out: string[] = [];
+    for (const slot of this.table.slotsOfUser(userId) ?? []) {
+      if (rs.members.src.has(slot)) out.push(...(this.table.entry(slot)?.addrTexts ?? []));
+    }
+    return out;
+  }
+
+  private dstsOf(rs: RuleState, subject: Subject): Array<{ cidr: string; ports: PortRange }> {
+    const seen = new Set<string>();
+    const out: Array<{ cidr: string; ports: PortRange }> = [];
+    for (const entry of rs.plain) {
+      for (const p of dstPrefixes(entry.selector, subject)) {
+        for (const ports of entry.ports) {
+          const k = filterKey(p.text, ports);
+          if (seen.has(k)) continue;
+          seen.add(k);
+          out.push({ cidr: p.text, ports });
+        }
+      }
+    }
+    return out;
+  }
+}
+
+const isSelf = (e: DstEntry): boolean =>
+  e.selector.kind === 'autogroup' && e.selector.autogroup === 'self';
+
+function selfDsts(rs: RuleState, subject: Subject): Array<{ cidr: string; ports: PortRange }> {
+  const seen = new Set<string>();
+  const out: Array<{ cidr: string; ports: PortRange }> = [];
+  for (const entry of rs.self) {
+    for (const p of ownPrefixes(subject)) {
+      for (const ports of entry.ports) {
+        const k = filterKey(p.text, ports);
+        if (!seen.has(k)) {
+          seen.add(k);
+          out.push({ cidr: p.text, ports });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** One filter rule, split where sources or destinations exceed the wire bounds. */
+function pushChunked(
+  out: FilterRule[],
+  srcs: readonly string[],
+  dsts: ReadonlyArray<{ cidr: string; ports: PortRange }>,
+  proto: FilterRule['protos'][number],
+): void {
+  if (srcs.length === 0 || dsts.length === 0) return;
+  for (let s = 0; s < srcs.length; s += MAX_FILTER_SOURCES) {
+    const srcChunk =
+      s === 0 && srcs.length <= MAX_FILTER_SOURCES
+        ? (srcs as string[])
+        : srcs.slice(s, s + MAX_FILTER_SOURCES);
+    for (let d = 0; d < dsts.length; d += MAX_FILTER_DESTINATIONS) {
+      out.push({
+        srcs: srcChunk,
+        dsts: dsts.slice(d, d + MAX_FILTER_DESTINATIONS),
+        protos: [proto],
+      });
+    }
+  }
+}

@@ -1,0 +1,403 @@
+/**
+ * The daemon end to end in-process: a scripted control on loopback (HTTP + map stream), the
+ * in-memory WireGuard backend (src/helper/wg/fake.ts) and an in-memory OS configurator.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Netmap, Peer } from '../../shared/schema/control/netmap.js';
+import { Status, type WatchEvent } from '../../shared/schema/localapi.js';
+import { sampleNetmap, samplePeer } from '../../shared/schema/samples.js';
+import { StateStore } from '../state/store.js';
+import { FakeMapServer, type FakeMapConnection } from '../testing/fake-map-server.js';
+import { fakeHostEnv } from '../testing/fake-host.js';
+import { FakeOsConfigurator, FakePinger } from '../testing/fake-os.js';
+import { waitFor } from '../testing/wait.js';
+import { FakeWireGuardBackend, type FakeWireGuardDevice } from '../wg/fake.js';
+import { WgError } from '../wg/types.js';
+import { Daemon } from './daemon.js';
+import { silentLogger } from './log.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const TUN = 'trtest0';
+const AUTH_KEY = 'tr_auth_0123456789abcdef0123';
+
+interface World {
+  control: FakeMapServer;
+  dir: string;
+  backend: FakeWireGuardBackend;
+  os: FakeOsConfigurator;
+  pinger: FakePinger;
+  registrations: Record<string, unknown>[];
+}
+
+async function world(): Promise<World> {
+  const control = await FakeMapServer.start();
+  cleanups.push(() => control.close());
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellisd-test-'));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const registrations: Record<string, unknown>[] = [];
+  control.routes.set('POST /v1/register', (body) => {
+    registrations.push(body as Record<string, unknown>);
+    return {
+      status: 200,
+      body: {
+        deviceId: 'dev-self',
+        nodeCredential: `tr_node_credential_${registrations.length}_abcdef`,
+        addresses: { ipv4: '100.64.0.1', ipv6: 'fd7a:115c:a1e0::1' },
+        name: 'testbox',
+        fqdn: 'testbox.acme.trellis',
+        keyExpiry: null,
+        approved: true,
+        network: { id: 'net1', name: 'Acme', domain: 'acme.trellis' },
+      },
+    };
+  });
+  control.routes.set('POST /v1/device/logout', () => ({ status: 204 }));
+  return {
+    control,
+    dir,
+    backend: new FakeWireGuardBackend(),
+    os: new FakeOsConfigurator(),
+    pinger: new FakePinger({ '100.64.0.2': 1.5 }),
+    registrations,
+  };
+}
+
+async function daemon(w: World): Promise<Daemon> {
+  const d = new Daemon(
+    { tunName: TUN, listenPort: 41641, mtu: 1280, defaultControlUrl: w.control.url },
+    {
+      store: await StateStore.open(w.dir),
+      backend: w.backend,
+      os: w.os,
+      hostEnv: fakeHostEnv(),
+      pinger: w.pinger,
+      log: silentLogger,
+      mapOptions: { backoff: { initialMs: 20, maxMs: 50 } },
+    },
+  );
+  await d.start();
+  cleanups.push(() => d.stop());
+  return d;
+}
+
+function netmapFor(nodeKey: string, peers: Peer[] = [samplePeer(1), samplePeer(2)]): Netmap {
+  const nm = sampleNetmap(0);
+  return { ...nm, self: { ...nm.self, nodeKey }, peers };
+}
+
+const device = (w: World): FakeWireGuardDevice => {
+  const d = w.backend.devices.get(TUN);
+  if (!d) throw new Error('no device');
+  return d;
+};
+const wgPeers = (w: World) => device(w).deviceState.peers.map((p) => p.publicKey).sort();
+
+/** Logs in with a pre-auth key and feeds the first netmap; returns the live map connection. */
+async function upAndRunning(w: World, d: Daemon, peers?: Peer[]): Promise<FakeMapConnection> {
+  const n = w.control.connections.length;
+  const r = await d.up({ authKey: AUTH_KEY });
+  expect(r.ok).toBe(true);
+  const conn = await w.control.connection(n);
+  const hello = (await waitFor(() => conn.received[0], 'hello')) as { nodeKey: string };
+  conn.send({ type: 'full', seq: 1, resumeToken: 'tok', netmap: netmapFor(hello.nodeKey, peers) });
+  await waitFor(() => d.backendState().state === 'running', 'running');
+  await waitFor(() => w.os.current?.routes.length, 'routes');
+  return conn;
+}
+
+describe('Daemon', () => {
+  it('starts logged out and creates no interface', async () => {
+    const w = await world();
+    const d = await daemon(w);
+    expect(d.backendState()).toEqual({ state: 'needs-login', loginUrl: null });
+    expect(w.backend.devices.size).toBe(0);
+    const s = await d.status();
+    expect(Status.safeParse(s).success).toBe(true);
+    expect(s.controlUrl).toBe(w.control.url);
+  });
+
+  it('registers with an auth key and host info, then builds the tunnels from the netmap', async () => {
+    const w = await world();
+    const d = await daemon(w);
+    const conn = await upAndRunning(w, d);
+    expect(w.registrations).toHaveLength(1);
+    expect(w.registrations[0]).toMatchObject({
+      auth: { type: 'preauth', key: AUTH_KEY },
+      hostInfo: { hostname: 'testbox', os: 'linux', osVersion: '12', kernelVersion: '6.1.0-test', clientVersion: '0.1.0' },
+    });
+    expect(conn.authorization).toBe('Bearer tr_node_credential_1_abcdef');
+    expect(wgPeers(w)).toEqual([samplePeer(1).nodeKey, samplePeer(2).nodeKey].sort());
+    expect(device(w).deviceState.listenPort).toBe(41641);
+    expect(w.os.current).toEqual({
+      interfaceName: TUN,
+      addresses: ['100.64.0.1/32', 'fd7a:115c:a1e0::1/128'],
+      mtu: 1280,
+      routes: ['100.64.0.2/32', '100.64.0.3/32', 'fd7a:115c:a1e0::2/128', 'fd7a:115c:a1e0::3/128'],
+    });
+    // Endpoints: the LAN address with WireGuard's port, as a map update.
+    await waitFor(() => conn.received.find((m) => (m as { endpoints?: unknown }).endpoints), 'endpoints update');
+    const update = conn.received.find((m) => (m as { endpoints?: unknown }).endpoints) as { endpoints: unknown };
+    expect(update.endpoints).toEqual([{ addr: '192.0.2.10:41641', type: 'local' }]);
+    const s = await d.status();
+    expect(s.controlConnected).toBe(true);
+    expect(s.self?.addresses.ipv4).toBe('100.64.0.1');
+    expect(s.peers.map((p) => p.name)).toEqual(['peer-1', 'peer-2']);
+    expect(d.getPrefs().wantRunning).toBe(true);
+  });
+
+  it('applies deltas as diffs to the same device', async () => {
+    const w = await world();
+    const d = await daemon(w);
+    const conn = await upAndRunning(w, d);
+    const dev = device(w);
+    const diffsBefore = dev.diffs.length;
+    conn.send({ type: 'delta', seq: 2, patch: { peersAdded: [samplePeer(3)], peersRemoved: ['dev-1'] } });
+    await waitFor(() => wgPeers(w).includes(samplePeer(3).nodeKey), 'peer 3');
+    expect(wgPeers(w)).toEqual([samplePeer(2).nodeKey, samplePeer(3).nodeKey].sort());
+    expect(device(w)).toBe(dev);
+    expect(dev.diffs.length).toBe(diffsBefore + 1);
+    expect(dev.diffs.at(-1)).not.toHaveProperty('replacePeers', true);
+    await waitFor(() => w.os.current?.routes.includes('100.64.0.4/32'), 'route to peer 3');
+  });
+
+  it('keeps the tunnels exactly as they are when control sends garbage or goes away', async () => {
+    const w = await world();
+    const d = await daemon(w);
+    const conn = await upAndRunning(w, d);
+    const applied = device(w).applied.length;
+    const wgState = JSON.stringify(device(w).deviceState.peers);
+    const osState = JSON.stringify(w.os.current);
+    conn.sendRaw('{"type":"full","seq":"x"}');
+    await w.control.connection(1);
+    w.control.refuseWith = 503;
+    for (const c of w.control.connections) c.ws.terminate();
+    await waitFor(async () => !(await d.status()).controlConnected, 'disconnected');
+    await new Promise((r) => setTimeout(r, 150));
+    const s = await d.status();
+    expect(s.backend).toEqual({ state: 'running' });
+    expect(s.health.map((h) => h.code)).toContain('control-unreachable');
+    expect(JSON.stringify(device(w).deviceState.peers)).toBe(wgState);
+    expect(JSON.stringify(w.os.current)).toBe(osState);
+    expect(device(w).applied.length).toBe(applied);
+  });
+
+  it('brings the same tunnels back from the cached netmap after a crash, with control down, without registering again', async () => {
+    const w = await world();
+    const first = await daemon(w);
+    await upAndRunning(w, first);
+    const peers = wgPeers(w);
+    // Wait for the netmap to reach the disk, then "crash": no stop(), the device stays behind.
+    await waitFor(() => fs.existsSync(path.join(w.dir, 'netmap.json')), 'netmap saved');
+    w.control.refuseWith = 503;
+    const leftover = device(w);
+    // A crash: the process is gone without stop(); its map stream dies with it.
+    const crashed = first as unknown as { stopped: boolean; stopMap(): void };
+    crashed.stopMap();
+    crashed.stopped = true;
+
+    const second = await daemon(w);
+    expect(device(w)).not.toBe(leftover);
+    expect(wgPeers(w)).toEqual(peers);
+    expect(w.os.current?.addresses).toEqual(['100.64.0.1/32', 'fd7a:115c:a1e0::1/128']);
+    expect(second.backendState()).toEqual({ state: 'running' });
+    expect((await second.status()).controlConnected).toBe(false);
+    expect(w.registrations).toHaveLength(1);
+    // When control is back, the same credential streams again.
+    w.control.refuseWith = null;
+    const conn = await w.control.connection(w.control.connections.length);
+    expect(conn.authorization).toBe('Bearer tr_node_credential_1_abcdef');
+  });
+
+  it('takes peers and routes down on `down`, keeps state, and restores them on `up`', async () => {
+    const w = await world();
+    const d = await daemon(w);
+    await upAndRunning(w, d);
+    const r = await d.down();
+    expect(r).toEqual({ ok: true, value: { backend: { state: 'stopped' } } });
+    expect(wgPeers(w)).toEqual([]);
+    expect(w.os.current).toMatchObject({ addresses: [], routes: [] });
+    expect(JSON.parse(fs.readFileSync(path.join(w.dir, 'prefs.json'), 'utf8')).prefs.wantRunning).toBe(false);
+    expect(fs.existsSync(path.join(w.dir, 'registration.json'))).toBe(true);
+    const n = w.control.connections.length;
+    const up = await d.up({});
+    expect(up.ok).toBe(true);
+    expect(wgPeers(w)).toHaveLength(2);
+    expect(w.os.current?.routes).toHaveLength(4);
+    await w.control.connection(n);
+    expect(w.registrations).toHaveLength(1);
+  });
+
+  it('removes the interface and OS config on stop', async () => {
+    const w = await world();
+    const d = await daemon(w);
+    await upAndRunning(w, d);
+    await d.stop();
+    expect(device(w).closed).toBe(true);
+    expect(w.os.current).toBeNull();
+  });
+
+  it('logs out at control, forgets the registration and rotates the key for the next login', async () => {
+    const w = await world();
+    const d = await daemon(w);
+    await upAndRunning(w, d);
+    const firstKey = (w.registrations[0] as { nodeKey: string }).nodeKey;
+    const r = await d.logout();
+    expect(r).toEqual({ ok: true, value: { backend: { state: 'needs-login', loginUrl: null } } });
+    const logoutCall = w.control.requests.find((q) => q.route === 'POST /v1/device/logout');
+    expect(logoutCall?.authorization).toBe('Bearer tr_node_credential_1_abcdef');
+    expect(wgPeers(w)).toEqual([]);
+    expect(fs.existsSync(path.join(w.dir, 'registration.json'))).toBe(false);
+    expect(fs.existsSync(path.join(w.dir, 'netmap.json'))).toBe(false);
+    await upAndRunning(w, d);
+    expect(w.registrations[1]).toMatchObject({ oldNodeKey: firstKey });
+    expect((w.registrations[1] as { nodeKey: string }).nodeKey).not.toBe(firstKey);
+  });
+
+  it('logs in interactively: shows the URL, polls, then registers with the session', async () => {
+    const w = await world();
+    let complete = false;
+    w.control.routes.set('POST /v1/login', () => ({
+      status: 201,
+      body: { url: `${w.control.url}/login/secret`, pollToken: 'tr_poll_0123456789abcdef', expiresAt: '2030-01-01T00:00:00.000Z' },
+    }));
+    w.control.routes.set('POST /v1/login/poll', async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      return complete
+        ? {
+            status: 200,
+            body: {
+              status: 'complete',
+              sessionToken: 'tr_sess_0123456789abcdef',
+              user: { id: 'u1', email: 'alice@example.com', name: 'Alice' },
+              network: { id: 'net1', name: 'Acme', domain: 'acme.trellis' },
+              expiresAt: '2030-01-01T00:00:00.000Z',
+            },
+          }
+        : { status: 200, body: { status: 'pending' } };
+    });
+    const d = await daemon(w);
+    const events: WatchEvent[] = [];
+    const off = await d.watch.subscribe({ logs: false, deliver: (e) => events.push({ ...e, seq: events.length + 1 } as WatchEvent) }, false);
+    cleanups.push(off);
+    const r = await d.loginWith({ method: 'interactive' });
+    expect(r).toEqual({ ok: true, value: { backend: { state: 'needs-login', loginUrl: `${w.control.url}/login/secret` } } });
+    await waitFor(
+      () => events.find((e) => e.type === 'status' && e.status.backend.state === 'needs-login' && e.status.backend.loginUrl),
+      'login URL in a watch event',
+    );
+    complete = true;
+    await waitFor(() => w.registrations.length === 1, 'registration');
+    expect(w.registrations[0]).toMatchObject({ auth: { type: 'session', token: 'tr_sess_0123456789abcdef' } });
+    await waitFor(() => d.backendState().state === 'starting', 'starting');
+    expect((await d.status()).user).toEqual({ id: 'u1', email: 'alice@example.com', name: 'Alice' });
+  });
+
+  it('asks for a new login on reauth-required and leaves the tunnels alone', async () => {
+    const w = await world();
+    const d = await daemon(w);
+    const conn = await upAndRunning(w, d);
+    const peers = wgPeers(w);
+    conn.send({ type: 'reauth-required', reason: 'key-expired', message: 'key expired' });
+    await waitFor(() => d.backendState().state === 'needs-login', 'needs-login');
+    expect(wgPeers(w)).toEqual(peers);
+    expect((await d.status()).health.map((h) => h.code)).toContain('login-required');
+  });
+
+  it('reports a refused auth key as a typed error', async () => {
+    const w = await world();
+    w.control.routes.set('POST /v1/register', () => ({ status: 401, body: { error: { code: 'unauthorized', message: 'missing or invalid credentials' } } }));
+    const d = await daemon(w);
+    const r = await d.up({ authKey: AUTH_KEY });
+    expect(!r.ok && r.error.code).toBe('not_logged_in');
+    expect(d.backendState().state).toBe('needs-login');
+  });
+
+  it('refuses to switch control while registered', async () => {
+    const w = await world();
+    const d = await daemon(w);
+    await upAndRunning(w, d);
+    const r = await d.up({ controlUrl: 'https://elsewhere.example.com' });
+    expect(!r.ok && r.error.code).toBe('conflict');
+  });
+
+  it('installs subnet routes only after accept-routes is turned on', async () => {
+    const w = await world();
+    const d = await daemon(w);
+    const router = { ...samplePeer(1), allowedIPs: [...samplePeer(1).allowedIPs, '10.9.0.0/16'], routesOffered: ['10.9.0.0/16'] };
+    await upAndRunning(w, d, [router]);
+    expect(w.os.current?.routes).not.toContain('10.9.0.0/16');
+    const p = await d.patchPrefs({ acceptRoutes: true });
+    expect(p.ok && p.value.acceptRoutes).toBe(true);
+    expect(w.os.current?.routes).toContain('10.9.0.0/16');
+    expect(device(w).deviceState.peers[0]?.allowedIps).toContain('10.9.0.0/16');
+  });
+
+  it('pings a peer by name through the pinger and reports the direct path', async () => {
+    const w = await world();
+    const d = await daemon(w);
+    await upAndRunning(w, d);
+    const r = await d.ping({ peer: 'PEER-1', count: 2, timeoutMs: 500 });
+    expect(r).toEqual({
+      ok: true,
+      value: {
+        peerId: 'dev-1',
+        peerName: 'peer-1',
+        results: [
+          { outcome: 'pong', seq: 0, path: { type: 'direct', endpoint: '192.168.1.1:41641' }, latencyMs: 1.5 },
+          { outcome: 'pong', seq: 1, path: { type: 'direct', endpoint: '192.168.1.1:41641' }, latencyMs: 1.5 },
+        ],
+      },
+    });
+    expect(w.pinger.calls[0]).toEqual({ address: '100.64.0.2', timeoutMs: 500 });
+    const byIp = await d.ping({ peer: 'fd7a:115c:a1e0:0::3', count: 1, timeoutMs: 500 });
+    expect(byIp.ok && byIp.value.results).toEqual([{ outcome: 'timeout', seq: 0 }]);
+    const missing = await d.ping({ peer: 'nobody', count: 1, timeoutMs: 500 });
+    expect(!missing.ok && missing.error.code).toBe('not_found');
+  });
+
+  it('reports a failing tunnel as an error and recovers by retrying', async () => {
+    const w = await world();
+    const d = await daemon(w);
+    const conn = await upAndRunning(w, d);
+    w.os.failNextApply('ip: RTNETLINK answers: Operation not permitted');
+    conn.send({ type: 'delta', seq: 2, patch: { peersAdded: [samplePeer(3)] } });
+    await waitFor(() => d.backendState().state === 'error', 'error state');
+    const s = await d.status();
+    expect(s.backend).toMatchObject({ state: 'error', message: expect.stringContaining('not permitted') });
+    expect(s.health.map((h) => h.code)).toContain('tunnel-config-failed');
+    await waitFor(() => d.backendState().state === 'running', 'recovered', 5000);
+    expect(w.os.current?.routes).toContain('100.64.0.4/32');
+  });
+
+  it('recreates a WireGuard device whose process died', async () => {
+    const w = await world();
+    const d = await daemon(w);
+    const conn = await upAndRunning(w, d);
+    const dead = device(w);
+    dead.failNextApply(new WgError('process_exited', 'wireguard-go exited'));
+    conn.send({ type: 'delta', seq: 2, patch: { peersAdded: [samplePeer(3)] } });
+    await waitFor(() => device(w) !== dead && wgPeers(w).length === 3, 'new device with all peers', 5000);
+    expect(d.backendState().state).toBe('running');
+  });
+
+  it('never reports a fresh disco key twice (new each start) and keeps the node key', async () => {
+    const w = await world();
+    const d1 = await daemon(w);
+    await upAndRunning(w, d1);
+    const hello1 = w.control.connections[0]!.received[0] as { discoKey: string; nodeKey: string };
+    await d1.stop();
+    const d2 = await daemon(w);
+    const conn = await w.control.connection(1);
+    const hello2 = (await waitFor(() => conn.received[0], 'hello')) as { discoKey: string; nodeKey: string };
+    expect(hello2.nodeKey).toBe(hello1.nodeKey);
+    expect(hello2.discoKey).not.toBe(hello1.discoKey);
+    expect(d2.backendState().state).toBe('running');
+  });
+});
