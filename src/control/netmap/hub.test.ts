@@ -32,6 +32,7 @@ function makeHub(over: Partial<HubOptions> = {}) {
     }),
     clock: () => now,
     schedule: () => {}, // tests flush explicitly
+    schedulePresence: null, // presence applies at once unless a test batches it
     ...over,
   });
   hub.setNetwork(NETWORK_ID, networkFixture);
@@ -256,6 +257,42 @@ describe('NetmapHub', () => {
     hub.flush();
     expect(texts).toHaveLength(3);
     expect(new Set(texts).size).toBe(1);
+  });
+});
+
+describe('NetmapHub presence batching', () => {
+  it('sends each viewer one delta for a burst of connects, serialized once', async () => {
+    let runPresence: (() => void) | null = null;
+    const { hub } = makeHub({ schedulePresence: (fn) => (runPresence = fn) });
+    for (let i = 1; i <= 6; i++) hub.upsertDevice(deviceFixture(i));
+    const watchers = [new CollectingSink(), new CollectingSink()];
+    await hub.subscribe('dev1', watchers[0]!, hello());
+    await hub.subscribe('dev2', watchers[1]!, hello());
+    runPresence!();
+    hub.flush();
+    const texts: string[] = [];
+    for (const w of watchers) {
+      const orig = w.sendText.bind(w);
+      w.sendText = (t) => {
+        texts.push(t.replace(/"seq":\d+/, ''));
+        orig(t);
+      };
+    }
+    for (const id of ['dev3', 'dev4', 'dev5'])
+      await hub.subscribe(id, new CollectingSink(), hello());
+    hub.flush();
+    expect(texts).toHaveLength(0); // nothing until the batch window closes
+    runPresence!();
+    hub.flush();
+    expect(texts).toHaveLength(2);
+    expect(texts[0]).toBe(texts[1]);
+    for (const w of watchers) {
+      const online = w.netmap?.peers
+        .filter((p) => p.online)
+        .map((p) => p.id)
+        .sort();
+      expect(online).toEqual(expect.arrayContaining(['dev3', 'dev4', 'dev5']));
+    }
   });
 });
 

@@ -32,6 +32,14 @@ const RESUME_PAIRS = 64;
 /** Refresh a stream's relay token once less than this fraction of its lifetime remains. */
 const RELAY_TOKEN_REFRESH_FRACTION = 1 / 3;
 
+/**
+ * Presence (online/offline) changes are batched over this window. After a control restart or a
+ * network outage thousands of devices reconnect within seconds; sending each one's "online" to
+ * every other device separately is N² messages. Batched, each viewer gets one delta per window
+ * naming everyone who came or went, and a quarter second of presence lag is invisible to people.
+ */
+export const PRESENCE_BATCH_MS = 250;
+
 export type CloseReason =
   | { type: 'replaced' }
   | { type: 'shutdown' }
@@ -63,6 +71,8 @@ export interface HubOptions {
   readonly resumeTtlMs?: number;
   /** Runs the coalesced flush; setImmediate by default (after the current burst of events). */
   readonly schedule?: (fn: () => void) => void;
+  /** Runs the presence batch after PRESENCE_BATCH_MS; null applies presence at once (tests). */
+  readonly schedulePresence?: ((fn: () => void) => void) | null;
 }
 
 export type SubscribeError = {
@@ -153,6 +163,24 @@ export class NetmapHub {
   private readonly epoch = crypto.randomBytes(6).toString('base64url');
   /** One serialization of a patch body, reused for every viewer receiving exactly that patch. */
   private readonly bodyMemo = new WeakMap<object, string>();
+  /** Bodies of multi-patch deltas within one flush, keyed by the patch objects' numbers. */
+  private readonly flushMemo = new Map<string, string>();
+
+  private flushMemoKey(patches: readonly PeerPatch[]): string {
+    let key = '';
+    for (const x of patches) {
+      let n = this.patchIds.get(x);
+      if (n === undefined) this.patchIds.set(x, (n = this.nextPatchId++));
+      key += `${n},`;
+    }
+    return key;
+  }
+  /** Shared patch objects get a number, so a set of them has a cheap signature for the flush memo. */
+  private readonly patchIds = new WeakMap<object, number>();
+  private nextPatchId = 0;
+  /** Presence changes waiting for the batch window. */
+  private readonly presence = new Map<string, LivePatch>();
+  private presenceScheduled = false;
   readonly stats: HubStats = {
     networks: 0,
     devices: 0,
@@ -352,7 +380,7 @@ export class NetmapHub {
       current.discoKey !== hello.discoKey
         ? { online: true, discoKey: hello.discoKey }
         : { online: true };
-    this.patchLive(deviceId, live);
+    this.queuePresence(deviceId, live);
     return sub;
   }
 
@@ -361,7 +389,34 @@ export class NetmapHub {
     if (sub.closed) return;
     sub.closed = true;
     this.detach(sub);
-    this.patchLive(sub.deviceId, { online: false, lastSeen: new Date(this.clock()).toISOString() });
+    this.queuePresence(sub.deviceId, {
+      online: false,
+      lastSeen: new Date(this.clock()).toISOString(),
+    });
+  }
+
+  /** Applies batched presence changes now (tests; the presence timer calls it otherwise). */
+  flushPresence(): void {
+    this.presenceScheduled = false;
+    const batch = [...this.presence];
+    this.presence.clear();
+    for (const [id, patch] of batch) this.patchLive(id, patch);
+  }
+
+  private queuePresence(id: string, patch: LivePatch): void {
+    const schedule =
+      this.opts.schedulePresence === undefined
+        ? (fn: () => void) => setTimeout(fn, PRESENCE_BATCH_MS).unref()
+        : this.opts.schedulePresence;
+    if (schedule === null) {
+      this.patchLive(id, patch);
+      return;
+    }
+    this.presence.set(id, { ...this.presence.get(id), ...patch });
+    if (!this.presenceScheduled) {
+      this.presenceScheduled = true;
+      schedule(() => this.flushPresence());
+    }
   }
 
   /** Refreshes relay tokens that are due and closes streams whose node key expired. Call every ~minute. */
@@ -400,6 +455,7 @@ export class NetmapHub {
     this.flushScheduled = false;
     const subs = [...this.dirty];
     this.dirty.clear();
+    this.flushMemo.clear();
     for (const sub of subs) {
       const p = sub.pending;
       sub.pending = null;
@@ -410,6 +466,7 @@ export class NetmapHub {
       sub.recordSent(sub.network.log.lastSeq);
       this.emit(sub, `{"type":"delta","seq":${sub.seq},"patch":${body}}`);
     }
+    this.flushMemo.clear();
   }
 
   // -- internals ---------------------------------------------------------------------------
@@ -525,8 +582,8 @@ export class NetmapHub {
     const onlyShared =
       p.added.size === 0 &&
       p.removed.size === 0 &&
-      p.patched.size === 1 &&
-      p.shared.size === 1 &&
+      p.patched.size > 0 &&
+      p.shared.size === p.patched.size &&
       !p.self &&
       !p.network &&
       !p.dns &&
@@ -534,11 +591,14 @@ export class NetmapHub {
       !p.packetFilter &&
       p.relayToken === undefined;
     if (onlyShared) {
-      const only = p.patched.values().next().value as PeerPatch;
-      let memo = this.bodyMemo.get(only);
+      // Every viewer that got exactly these shared patches gets the same bytes: serialize once.
+      const patches = [...p.patched.values()];
+      const key = patches.length === 1 ? patches[0]! : this.flushMemoKey(patches);
+      let memo = typeof key === 'string' ? this.flushMemo.get(key) : this.bodyMemo.get(key);
       if (memo === undefined) {
-        memo = `{"peersPatched":[${JSON.stringify(only)}]}`;
-        this.bodyMemo.set(only, memo);
+        memo = `{"peersPatched":[${patches.map((x) => JSON.stringify(x)).join(',')}]}`;
+        if (typeof key === 'string') this.flushMemo.set(key, memo);
+        else this.bodyMemo.set(key, memo);
       }
       return memo;
     }
@@ -656,7 +716,7 @@ export class NetmapHub {
     }
     sub.sink.close(reason, final);
     if (reason.type !== 'replaced' && this.getDevice(sub.deviceId)) {
-      this.patchLive(sub.deviceId, {
+      this.queuePresence(sub.deviceId, {
         online: false,
         lastSeen: new Date(this.clock()).toISOString(),
       });
