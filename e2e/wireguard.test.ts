@@ -20,7 +20,13 @@ import {
   type WireGuardGoExitEvent,
 } from '../src/helper/wg/wireguard-go.js';
 import { generateKeyPair, keyToBase64 } from '../src/shared/keys.js';
-import { createLab, netSnapshot, requireLabPrerequisites, type Lab, type NetSnapshot } from './lab/netns.js';
+import {
+  createLab,
+  netSnapshot,
+  requireLabPrerequisites,
+  type Lab,
+  type NetSnapshot,
+} from './lab/netns.js';
 
 const MTU = 1420;
 const MESH_A = { v4: '100.64.0.1', v6: 'fd7a:115c:a1e0::1' };
@@ -45,7 +51,12 @@ let beforeOsA: NetSnapshot;
 let beforeOsB: NetSnapshot;
 const exits: WireGuardGoExitEvent[] = [];
 
-const meshPeer = (pub: Uint8Array, mesh: typeof MESH_A, endpoint: string | null, keepalive = 0): WgPeerConfig => ({
+const meshPeer = (
+  pub: Uint8Array,
+  mesh: typeof MESH_A,
+  endpoint: string | null,
+  keepalive = 0,
+): WgPeerConfig => ({
   publicKey: keyToBase64(pub),
   endpoint,
   allowedIps: [`${mesh.v4}/32`, `${mesh.v6}/128`],
@@ -61,7 +72,9 @@ const wgConfig = (priv: Uint8Array, peers: WgPeerConfig[]): WgInterfaceConfig =>
 
 /** `-i 0.2`: the shortest interval ping allows without flooding, to keep the file fast. */
 const ping = (ns: string, target: string, count = 3) =>
-  lab.exec(ns, 'ping', ['-c', String(count), '-i', '0.2', '-W', '2', target], { timeoutMs: 30_000 });
+  lab.exec(ns, 'ping', ['-c', String(count), '-i', '0.2', '-W', '2', target], {
+    timeoutMs: 30_000,
+  });
 
 async function peerStats(dev: WireGuardGoDevice, pub: Uint8Array) {
   const stats = await dev.stats();
@@ -109,8 +122,12 @@ describe('wireguard-go backend in network namespaces', () => {
     const portA = (await devA.stats()).listenPort;
     const portB = (await devB.stats()).listenPort;
     expect(portA).toBeGreaterThan(0);
-    await devA.apply(wgConfig(keysA.privateKey, [meshPeer(keysB.publicKey, MESH_B, `${VETH_B}:${portB}`)]));
-    await devB.apply(wgConfig(keysB.privateKey, [meshPeer(keysA.publicKey, MESH_A, `${VETH_A}:${portA}`)]));
+    await devA.apply(
+      wgConfig(keysA.privateKey, [meshPeer(keysB.publicKey, MESH_B, `${VETH_B}:${portB}`)]),
+    );
+    await devB.apply(
+      wgConfig(keysB.privateKey, [meshPeer(keysA.publicKey, MESH_A, `${VETH_A}:${portA}`)]),
+    );
 
     beforeOsA = await netSnapshot(nsA);
     beforeOsB = await netSnapshot(nsB);
@@ -156,7 +173,9 @@ describe('wireguard-go backend in network namespaces', () => {
     );
     const state = await devA.deviceState();
     expect(state.peers).toHaveLength(2);
-    expect(state.peers.find((p) => p.publicKey === keyToBase64(keysB.publicKey))?.persistentKeepalive).toBe(25);
+    expect(
+      state.peers.find((p) => p.publicKey === keyToBase64(keysB.publicKey))?.persistentKeepalive,
+    ).toBe(25);
 
     const again = await ping(nsA, MESH_B.v4);
     expect(again.stdout).toMatch(/3 received/);
@@ -168,9 +187,13 @@ describe('wireguard-go backend in network namespaces', () => {
 
   it('removing the peer stops traffic to it', async () => {
     await devA.apply(
-      wgConfig(keysA.privateKey, [meshPeer(keysC.publicKey, { v4: '100.64.0.3', v6: 'fd7a:115c:a1e0::3' }, null)]),
+      wgConfig(keysA.privateKey, [
+        meshPeer(keysC.publicKey, { v4: '100.64.0.3', v6: 'fd7a:115c:a1e0::3' }, null),
+      ]),
     );
-    expect((await devA.stats()).peers.map((p) => p.publicKey)).toEqual([keyToBase64(keysC.publicKey)]);
+    expect((await devA.stats()).peers.map((p) => p.publicKey)).toEqual([
+      keyToBase64(keysC.publicKey),
+    ]);
     const failed = await ping(nsA, MESH_B.v4, 1).catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(ExecError);
     expect((failed as ExecError).exitCode).toBe(1);
@@ -200,7 +223,9 @@ describe('wireguard-go backend in network namespaces', () => {
     expect(exits[0]?.name).toBe(devB.name);
     expect(exits[0]?.signal).toBe('SIGKILL');
     await expect(devB.stats()).rejects.toMatchObject({ code: 'process_exited' });
-    await expect(devB.apply(wgConfig(keysB.privateKey, []))).rejects.toMatchObject({ code: 'process_exited' });
+    await expect(devB.apply(wgConfig(keysB.privateKey, []))).rejects.toMatchObject({
+      code: 'process_exited',
+    });
     expect(existsSync(devB.socketPath)).toBe(false);
     expect(await linkNames(nsB)).not.toContain(devB.name);
   });

@@ -13,7 +13,15 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { runCommand, type ExecOptions, type ExecResult } from '../../src/helper/exec.js';
 import { isValidInterfaceName, isValidNetnsName } from '../../src/helper/os/ifname.js';
@@ -59,15 +67,18 @@ function destroyNamespaceSync(ns: string): void {
   runSync('ip', ['netns', 'del', ns]);
 }
 
+/** The socket directory's entries; [] when it does not exist yet. */
+function socketFiles(): string[] {
+  try {
+    return readdirSync(WIREGUARD_SOCKET_DIR);
+  } catch {
+    return [];
+  }
+}
+
 function removeSocketsSync(prefix: string): string[] {
   const removed: string[] = [];
-  let names: string[] = [];
-  try {
-    names = readdirSync(WIREGUARD_SOCKET_DIR);
-  } catch {
-    return removed;
-  }
-  for (const n of names) {
+  for (const n of socketFiles()) {
     if (n.startsWith(prefix) && n.endsWith('.sock')) {
       rmSync(join(WIREGUARD_SOCKET_DIR, n), { force: true });
       removed.push(n);
@@ -183,13 +194,7 @@ export function cleanupStale(prefixPattern: RegExp = LAB_PREFIX_RE): StaleCleanu
     result.links.push(name);
     prefixes.add(p);
   }
-  let sockets: string[] = [];
-  try {
-    sockets = readdirSync(WIREGUARD_SOCKET_DIR);
-  } catch {
-    sockets = [];
-  }
-  for (const s of sockets) {
+  for (const s of socketFiles()) {
     const p = stale(s);
     if (p !== null) prefixes.add(p);
   }
@@ -218,7 +223,12 @@ export interface Lab {
    */
   waitLinkReady(ns: string, ifname: string, timeoutMs?: number): Promise<void>;
   /** Runs a program inside a namespace (`ip netns exec`, no shell). */
-  exec(ns: string, command: string, args: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  exec(
+    ns: string,
+    command: string,
+    args: readonly string[],
+    options?: ExecOptions,
+  ): Promise<ExecResult>;
   /** Deletes every namespace (killing the processes in it) and socket this run created. */
   dispose(): Promise<void>;
 }
@@ -259,7 +269,9 @@ class LabImpl implements Lab {
   ifname(suffix: string): string {
     const name = `${this.prefix}${suffix}`;
     if (!isValidInterfaceName(name)) {
-      throw new Error(`lab interface name ${JSON.stringify(name)} is invalid or longer than 15 characters`);
+      throw new Error(
+        `lab interface name ${JSON.stringify(name)} is invalid or longer than 15 characters`,
+      );
     }
     return name;
   }
@@ -279,8 +291,14 @@ class LabImpl implements Lab {
     // No IPv6 duplicate address detection: a lab namespace cannot have duplicates, and DAD only
     // delays every address (and its routes) by a second after each link change.
     await runCommand('ip', [
-      'netns', 'exec', ns, 'sysctl', '-q', '-w',
-      'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0',
+      'netns',
+      'exec',
+      ns,
+      'sysctl',
+      '-q',
+      '-w',
+      'net.ipv6.conf.all.accept_dad=0',
+      'net.ipv6.conf.default.accept_dad=0',
     ]);
     return ns;
   }
@@ -293,7 +311,19 @@ class LabImpl implements Lab {
     }
     // Both ends are created directly inside their namespaces: never in the host's.
     await runCommand('ip', [
-      '-n', nsA, 'link', 'add', 'name', ifA, 'type', 'veth', 'peer', 'name', ifB, 'netns', nsB,
+      '-n',
+      nsA,
+      'link',
+      'add',
+      'name',
+      ifA,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      ifB,
+      'netns',
+      nsB,
     ]);
   }
 
@@ -307,12 +337,24 @@ class LabImpl implements Lab {
     await runCommand('ip', ['-n', ns, 'link', 'set', 'dev', ifname, 'up']);
   }
 
-  async waitLinkReady(ns: string, ifname: string, timeoutMs = LINK_READY_TIMEOUT_MS): Promise<void> {
+  async waitLinkReady(
+    ns: string,
+    ifname: string,
+    timeoutMs = LINK_READY_TIMEOUT_MS,
+  ): Promise<void> {
     this.ownNs(ns);
     const deadline = Date.now() + timeoutMs;
     let last = '';
     while (Date.now() < deadline) {
-      const { stdout } = await runCommand('ip', ['-n', ns, '-json', 'address', 'show', 'dev', ifname]);
+      const { stdout } = await runCommand('ip', [
+        '-n',
+        ns,
+        '-json',
+        'address',
+        'show',
+        'dev',
+        ifname,
+      ]);
       last = stdout;
       const [link] = JSON.parse(stdout) as Array<{
         operstate?: string;
@@ -329,7 +371,12 @@ class LabImpl implements Lab {
     throw new Error(`${ns}/${ifname} did not become ready in ${timeoutMs} ms: ${last}`);
   }
 
-  exec(ns: string, command: string, args: readonly string[], options?: ExecOptions): Promise<ExecResult> {
+  exec(
+    ns: string,
+    command: string,
+    args: readonly string[],
+    options?: ExecOptions,
+  ): Promise<ExecResult> {
     this.ownNs(ns);
     return runCommand('ip', ['netns', 'exec', ns, command, ...args], options);
   }
@@ -374,7 +421,9 @@ export async function netSnapshot(ns: string): Promise<NetSnapshot> {
   }>;
   const addresses = links
     .flatMap((l) =>
-      (l.addr_info ?? []).map((a) => `${l.ifname} ${a.family} ${a.local}/${a.prefixlen} ${a.scope}`),
+      (l.addr_info ?? []).map(
+        (a) => `${l.ifname} ${a.family} ${a.local}/${a.prefixlen} ${a.scope}`,
+      ),
     )
     .sort();
   const routes = [

@@ -60,7 +60,10 @@ describe('runCommand', () => {
 
 describe('startProcess', () => {
   it('owns a long-running process: pid, bounded output tail, kill and exit status', async () => {
-    const p = await startProcess('sh', ['-c', 'head -c 20000 /dev/zero | tr "\\0" a; echo END; sleep 30']);
+    const p = await startProcess('sh', [
+      '-c',
+      'head -c 20000 /dev/zero | tr "\\0" a; echo END; sleep 30',
+    ]);
     expect(p.pid).toBeGreaterThan(0);
     // Wait for the output to arrive.
     for (let i = 0; i < 100 && !p.outputTail().includes('END'); i++) {

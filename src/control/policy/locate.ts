@@ -76,7 +76,7 @@ export class PositionIndex {
   }
 
   private at(path: JsonPath, preferKey: boolean): SourcePosition {
-    for (let n = path.length; n >= 0; n--) {
+    for (let n = Math.min(path.length, MAX_INDEXED_DEPTH); n >= 0; n--) {
       const e = this.entries.get(pathKey(path.slice(0, n)));
       if (e)
         return this.position(preferKey && n === path.length && e.key !== null ? e.key : e.value);

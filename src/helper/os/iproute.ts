@@ -55,7 +55,8 @@ function parseList<S extends z.ZodType>(schema: S, text: string, what: string): 
   // Some iproute2 versions print nothing at all for an empty list.
   if (text.trim() === '') return [];
   const r = parseJsonWith(z.array(schema), text, MAX_IP_JSON_CHARS);
-  if (!r.ok) throw new IpCommandError(`unexpected \`ip -json\` output for ${what}: ${r.error.message}`);
+  if (!r.ok)
+    throw new IpCommandError(`unexpected \`ip -json\` output for ${what}: ${r.error.message}`);
   return r.value;
 }
 

@@ -4,12 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ExecError, type Exec, type ExecResult } from '../exec.js';
-import {
-  LinuxOsConfigurator,
-  planSet,
-  routeDstToCidr,
-  TRELLIS_ROUTE_PROTOCOL,
-} from './linux.js';
+import { LinuxOsConfigurator, planSet, routeDstToCidr, TRELLIS_ROUTE_PROTOCOL } from './linux.js';
 import { OsConfigError, type OsNetworkConfig } from './types.js';
 
 interface FakeAddr {
@@ -45,7 +40,14 @@ class FakeIp {
   }
 
   private fail(args: string[], stderr: string): never {
-    throw new ExecError('exit_status', 'ip', args, stderr.includes('not exist') ? 1 : 2, null, stderr);
+    throw new ExecError(
+      'exit_status',
+      'ip',
+      args,
+      stderr.includes('not exist') ? 1 : 2,
+      null,
+      stderr,
+    );
   }
 
   private link(args: string[], name: string) {
@@ -71,7 +73,15 @@ class FakeIp {
     const dev = devAt >= 0 ? (args[devAt + 1] ?? '') : '';
     if (obj === 'link' && verb === 'show' && json) {
       const l = this.link(all, dev);
-      return out([{ ifindex: 7, ifname: dev, mtu: l.mtu, flags: l.up ? ['POINTOPOINT', 'UP'] : ['POINTOPOINT'], linkinfo: { info_kind: 'tun' } }]);
+      return out([
+        {
+          ifindex: 7,
+          ifname: dev,
+          mtu: l.mtu,
+          flags: l.up ? ['POINTOPOINT', 'UP'] : ['POINTOPOINT'],
+          linkinfo: { info_kind: 'tun' },
+        },
+      ]);
     }
     if (obj === 'link' && verb === 'set') {
       const l = this.link(all, dev);
@@ -125,7 +135,8 @@ class FakeIp {
       const table = args[args.indexOf('table') + 1] ?? 'main';
       if (verb === 'add') {
         this.link(all, dev);
-        if (this.routes.some((r) => r.dst === dst && r.table === table)) this.fail(all, 'RTNETLINK answers: File exists');
+        if (this.routes.some((r) => r.dst === dst && r.table === table))
+          this.fail(all, 'RTNETLINK answers: File exists');
         this.routes.push({ family: family ?? 4, dst, dev, proto, table });
       } else {
         const i = this.routes.findIndex((r) => r.dst === dst && r.dev === dev && r.proto === proto);
@@ -154,7 +165,11 @@ function setup(netns?: string) {
     { family: 4, dst: '192.168.1.0/24', dev: 'eth0', proto: 'kernel', table: 'main' },
     { family: 4, dst: '10.200.0.0/16', dev: 'eth0', proto: 'static', table: 'main' },
   );
-  const os = new LinuxOsConfigurator({ interfaceName: DEV, exec: ip.exec, ...(netns ? { netns } : {}) });
+  const os = new LinuxOsConfigurator({
+    interfaceName: DEV,
+    exec: ip.exec,
+    ...(netns ? { netns } : {}),
+  });
   return { ip, os };
 }
 
@@ -185,7 +200,12 @@ describe('LinuxOsConfigurator (fake ip: the diff logic)', () => {
     const { ip, os } = setup();
     await os.apply(config());
     ip.log = [];
-    await os.apply(config({ addresses: ['fd7a:115c:a1e0:0::1/128', '100.64.0.1'], routes: ['10.1.7.7/16', '100.64.0.2', 'fd7a:115c:a1e0::2/128'] }));
+    await os.apply(
+      config({
+        addresses: ['fd7a:115c:a1e0:0::1/128', '100.64.0.1'],
+        routes: ['10.1.7.7/16', '100.64.0.2', 'fd7a:115c:a1e0::2/128'],
+      }),
+    );
     expect(ip.mutations()).toEqual([]);
   });
 
@@ -193,7 +213,9 @@ describe('LinuxOsConfigurator (fake ip: the diff logic)', () => {
     const { ip, os } = setup();
     await os.apply(config());
     ip.log = [];
-    await os.apply(config({ addresses: ['100.64.0.9/32'], routes: ['100.64.0.2/32', '100.64.0.3/32'] }));
+    await os.apply(
+      config({ addresses: ['100.64.0.9/32'], routes: ['100.64.0.2/32', '100.64.0.3/32'] }),
+    );
     expect(ip.mutations()).toEqual([
       `ip address add 100.64.0.9/32 dev ${DEV}`,
       `ip address del 100.64.0.1/32 dev ${DEV}`,
@@ -238,11 +260,19 @@ describe('LinuxOsConfigurator (fake ip: the diff logic)', () => {
 
   it('rejects configs it must not apply', async () => {
     const { ip, os } = setup();
-    await expect(os.apply(config({ interfaceName: 'eth0' }))).rejects.toMatchObject({ code: 'bad_config' });
-    await expect(os.apply(config({ routes: ['0.0.0.0/0'] }))).rejects.toMatchObject({ code: 'bad_config' });
-    await expect(os.apply(config({ routes: ['::/0'] }))).rejects.toMatchObject({ code: 'bad_config' });
+    await expect(os.apply(config({ interfaceName: 'eth0' }))).rejects.toMatchObject({
+      code: 'bad_config',
+    });
+    await expect(os.apply(config({ routes: ['0.0.0.0/0'] }))).rejects.toMatchObject({
+      code: 'bad_config',
+    });
+    await expect(os.apply(config({ routes: ['::/0'] }))).rejects.toMatchObject({
+      code: 'bad_config',
+    });
     await expect(os.apply(config({ mtu: 1000 }))).rejects.toMatchObject({ code: 'bad_config' });
-    await expect(os.apply(config({ addresses: ['100.64.0.1/33'] }))).rejects.toMatchObject({ code: 'bad_config' });
+    await expect(os.apply(config({ addresses: ['100.64.0.1/33'] }))).rejects.toMatchObject({
+      code: 'bad_config',
+    });
     expect(ip.mutations()).toEqual([]);
     expect(() => new LinuxOsConfigurator({ interfaceName: '-x' })).toThrow(OsConfigError);
   });

@@ -14,7 +14,14 @@
  * Default routes (/0) are refused: exit-node routing needs policy routing that keeps control and
  * peer traffic off the tunnel, which is a separate module's job.
  */
-import { formatIp, normalizeCidr, parseCidr, parseIp, hostPrefix, formatPrefix } from '../../shared/ip.js';
+import {
+  formatIp,
+  normalizeCidr,
+  parseCidr,
+  parseIp,
+  hostPrefix,
+  formatPrefix,
+} from '../../shared/ip.js';
 import { ExecError, runCommand, type Exec } from '../exec.js';
 import { isValidInterfaceName, isValidNetnsName } from './ifname.js';
 import { IpCommand, isNotFound, type IpRoute } from './iproute.js';
@@ -98,7 +105,10 @@ export function canonicalOsConfig(
       throw new OsConfigError('bad_config', `not a prefix: ${JSON.stringify(r)}`);
     }
     if (c.endsWith('/0')) {
-      throw new OsConfigError('bad_config', `default route ${c} is exit-node routing, not a mesh route`);
+      throw new OsConfigError(
+        'bad_config',
+        `default route ${c} is exit-node routing, not a mesh route`,
+      );
     }
     routes.add(c);
   }
@@ -132,7 +142,8 @@ function osError(e: unknown): OsConfigError {
     if (e.reason === 'spawn_failed') {
       return new OsConfigError('not_found', `${e.message} (install iproute2)`);
     }
-    if (/Operation not permitted/.test(e.stderr)) return new OsConfigError('not_permitted', e.message);
+    if (/Operation not permitted/.test(e.stderr))
+      return new OsConfigError('not_permitted', e.message);
     if (isNotFound(e)) return new OsConfigError('not_found', e.message);
     return new OsConfigError('command_failed', e.message);
   }
@@ -149,10 +160,16 @@ export class LinuxOsConfigurator implements OsConfigurator {
 
   constructor(options: LinuxOsOptions) {
     if (!isValidInterfaceName(options.interfaceName)) {
-      throw new OsConfigError('bad_config', `invalid interface name ${JSON.stringify(options.interfaceName)}`);
+      throw new OsConfigError(
+        'bad_config',
+        `invalid interface name ${JSON.stringify(options.interfaceName)}`,
+      );
     }
     if (options.netns !== undefined && !isValidNetnsName(options.netns)) {
-      throw new OsConfigError('bad_config', `invalid namespace name ${JSON.stringify(options.netns)}`);
+      throw new OsConfigError(
+        'bad_config',
+        `invalid namespace name ${JSON.stringify(options.netns)}`,
+      );
     }
     this.interfaceName = options.interfaceName;
     this.ip = new IpCommand(options.exec ?? runCommand, options.netns);
@@ -173,7 +190,8 @@ export class LinuxOsConfigurator implements OsConfigurator {
         if (!link) throw new OsConfigError('not_found', `interface ${dev} does not exist`);
         const up = link.flags.includes('UP');
         this.original ??= { mtu: link.mtu, up };
-        if (link.mtu !== want.mtu) await this.ip.run(['link', 'set', 'dev', dev, 'mtu', String(want.mtu)]);
+        if (link.mtu !== want.mtu)
+          await this.ip.run(['link', 'set', 'dev', dev, 'mtu', String(want.mtu)]);
         if (!up) await this.ip.run(['link', 'set', 'dev', dev, 'up']);
         await this.applyAddresses(want.addresses);
         await this.applyRoutes(want.routes);
@@ -211,7 +229,12 @@ export class LinuxOsConfigurator implements OsConfigurator {
     const out: string[] = [];
     for (const family of [4, 6] as const) {
       const routes: IpRoute[] = await this.ip.routes(family, [
-        'table', 'main', 'proto', this.proto, 'dev', this.interfaceName,
+        'table',
+        'main',
+        'proto',
+        this.proto,
+        'dev',
+        this.interfaceName,
       ]);
       for (const r of routes) {
         const c = routeDstToCidr(r.dst, family);
@@ -223,8 +246,16 @@ export class LinuxOsConfigurator implements OsConfigurator {
 
   private routeArgs(verb: 'add' | 'del', prefix: string): string[] {
     return [
-      `-${familyOf(prefix)}`, 'route', verb, prefix,
-      'dev', this.interfaceName, 'proto', this.proto, 'table', 'main',
+      `-${familyOf(prefix)}`,
+      'route',
+      verb,
+      prefix,
+      'dev',
+      this.interfaceName,
+      'proto',
+      this.proto,
+      'table',
+      'main',
     ];
   }
 

@@ -26,7 +26,9 @@ export interface ChooseBackendOptions {
 
 export type KernelSupport = 'module_loaded' | 'probe_succeeded' | 'unavailable';
 
-export async function detectKernelWireGuard(options: ChooseBackendOptions = {}): Promise<KernelSupport> {
+export async function detectKernelWireGuard(
+  options: ChooseBackendOptions = {},
+): Promise<KernelSupport> {
   const pathExists = options.pathExists ?? existsSync;
   if (pathExists(KERNEL_MODULE_PATH)) return 'module_loaded';
   const ip = new IpCommand(options.exec ?? runCommand, options.netns);

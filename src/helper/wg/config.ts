@@ -23,14 +23,19 @@ const isUint = (n: number, max: number): boolean => Number.isInteger(n) && n >= 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Validates `config` and returns its canonical form (see the module comment). */
-export function canonicalWgConfig(config: WgInterfaceConfig): Result<WgInterfaceConfig, WgConfigError> {
+export function canonicalWgConfig(
+  config: WgInterfaceConfig,
+): Result<WgInterfaceConfig, WgConfigError> {
   const priv = keyFromBase64(config.privateKey);
   if (!priv.ok) return decodeError('bad_config', 'private key is not a WireGuard base64 key');
   if (!isUint(config.listenPort, MAX_PORT)) {
     return decodeError('bad_config', `listen port must be 0-${MAX_PORT}, got ${config.listenPort}`);
   }
   if (!isUint(config.fwmark, MAX_FWMARK)) {
-    return decodeError('bad_config', `fwmark must be a 32-bit unsigned integer, got ${config.fwmark}`);
+    return decodeError(
+      'bad_config',
+      `fwmark must be a 32-bit unsigned integer, got ${config.fwmark}`,
+    );
   }
   const ownPublic = publicKeyFromPrivate(priv.value);
   const seen = new Set<string>();
@@ -53,7 +58,10 @@ export function canonicalWgConfig(config: WgInterfaceConfig): Result<WgInterface
     for (const ip of r.value.allowedIps) {
       const other = owner.get(ip);
       if (other !== undefined) {
-        return decodeError('bad_config', `allowed IP ${ip} is given to peers ${other} and ${r.value.publicKey}`);
+        return decodeError(
+          'bad_config',
+          `allowed IP ${ip} is given to peers ${other} and ${r.value.publicKey}`,
+        );
       }
       owner.set(ip, r.value.publicKey);
     }

@@ -32,7 +32,11 @@ const base = canonical({
   fwmark: 0,
   peers: [
     peer(K0, { endpoint: '10.99.0.2:51820', allowedIps: ['100.64.0.2/32'] }),
-    peer(K1, { endpoint: '10.99.0.3:51820', allowedIps: ['100.64.0.3/32'], persistentKeepalive: 25 }),
+    peer(K1, {
+      endpoint: '10.99.0.3:51820',
+      allowedIps: ['100.64.0.3/32'],
+      persistentKeepalive: 25,
+    }),
   ],
 });
 
@@ -57,7 +61,11 @@ describe('diffWgConfig', () => {
       ...base,
       peers: [
         // K0: only the keepalive changes.
-        peer(K0, { endpoint: '10.99.0.2:51820', allowedIps: ['100.64.0.2/32'], persistentKeepalive: 10 }),
+        peer(K0, {
+          endpoint: '10.99.0.2:51820',
+          allowedIps: ['100.64.0.2/32'],
+          persistentKeepalive: 10,
+        }),
         // K1 is removed, K2 is new.
         peer(K2, { allowedIps: ['100.64.0.4/32'] }),
       ],
@@ -69,7 +77,13 @@ describe('diffWgConfig', () => {
     expect(d.fwmark).toBeUndefined();
     expect(d.peers).toEqual([
       { kind: 'remove', publicKey: K1 },
-      { kind: 'add', publicKey: K2, endpoint: null, allowedIps: ['100.64.0.4/32'], persistentKeepalive: 0 },
+      {
+        kind: 'add',
+        publicKey: K2,
+        endpoint: null,
+        allowedIps: ['100.64.0.4/32'],
+        persistentKeepalive: 0,
+      },
       { kind: 'update', publicKey: K0, persistentKeepalive: 10 },
     ]);
   });
@@ -107,7 +121,13 @@ describe('diffWgConfig', () => {
 
   it('changes device fields alone', () => {
     const d = diffWgConfig(base, { ...base, privateKey: privB, listenPort: 5000, fwmark: 0x54 });
-    expect(d).toEqual({ replacePeers: false, privateKey: privB, listenPort: 5000, fwmark: 0x54, peers: [] });
+    expect(d).toEqual({
+      replacePeers: false,
+      privateKey: privB,
+      listenPort: 5000,
+      fwmark: 0x54,
+      peers: [],
+    });
   });
 });
 
@@ -123,8 +143,14 @@ const configArb: fc.Arbitrary<WgInterfaceConfig> = fc
     listenPort: fc.constantFrom(0, 51820, 41641),
     fwmark: fc.constantFrom(0, 0x54),
     present: fc.subarray(KEYS),
-    endpoints: fc.array(fc.constantFrom(...ENDPOINTS), { minLength: KEYS.length, maxLength: KEYS.length }),
-    keepalives: fc.array(fc.constantFrom(0, 10, 25), { minLength: KEYS.length, maxLength: KEYS.length }),
+    endpoints: fc.array(fc.constantFrom(...ENDPOINTS), {
+      minLength: KEYS.length,
+      maxLength: KEYS.length,
+    }),
+    keepalives: fc.array(fc.constantFrom(0, 10, 25), {
+      minLength: KEYS.length,
+      maxLength: KEYS.length,
+    }),
     owners: fc.array(fc.integer({ min: -1, max: KEYS.length - 1 }), {
       minLength: CIDRS.length,
       maxLength: CIDRS.length,
@@ -159,7 +185,8 @@ function expectedPeers(prev: WgInterfaceConfig | null, next: WgInterfaceConfig) 
   return next.peers
     .map((p) => ({
       publicKey: p.publicKey,
-      endpoint: p.endpoint ?? prev?.peers.find((q) => q.publicKey === p.publicKey)?.endpoint ?? null,
+      endpoint:
+        p.endpoint ?? prev?.peers.find((q) => q.publicKey === p.publicKey)?.endpoint ?? null,
       allowedIps: [...p.allowedIps].sort(),
       persistentKeepalive: p.persistentKeepalive,
     }))
@@ -222,4 +249,3 @@ describe('diffWgConfig properties (applied through the UAPI encoder and model)',
     );
   });
 });
-

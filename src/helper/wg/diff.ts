@@ -85,7 +85,10 @@ function peerUpdate(prev: WgPeerConfig, next: WgPeerConfig): WgPeerUpdate | null
 }
 
 /** Computes the changes from `prev` (null: nothing applied yet) to `next`. Pure. */
-export function diffWgConfig(prev: WgInterfaceConfig | null, next: WgInterfaceConfig): WgConfigDiff {
+export function diffWgConfig(
+  prev: WgInterfaceConfig | null,
+  next: WgInterfaceConfig,
+): WgConfigDiff {
   if (prev === null) {
     return {
       replacePeers: true,

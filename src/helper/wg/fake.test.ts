@@ -11,7 +11,14 @@ const config = (over: Partial<WgInterfaceConfig> = {}): WgInterfaceConfig => ({
   privateKey: priv,
   listenPort: 0,
   fwmark: 0,
-  peers: [{ publicKey: peerA, endpoint: '10.0.0.2:51820', allowedIps: ['100.64.0.2/32'], persistentKeepalive: 0 }],
+  peers: [
+    {
+      publicKey: peerA,
+      endpoint: '10.0.0.2:51820',
+      allowedIps: ['100.64.0.2/32'],
+      persistentKeepalive: 0,
+    },
+  ],
   ...over,
 });
 
@@ -24,14 +31,25 @@ describe('FakeWireGuardBackend (in-memory, for unit tests of daemon logic)', () 
       config({
         peers: [
           ...config().peers,
-          { publicKey: peerB, endpoint: null, allowedIps: ['100.64.0.3/32'], persistentKeepalive: 25 },
+          {
+            publicKey: peerB,
+            endpoint: null,
+            allowedIps: ['100.64.0.3/32'],
+            persistentKeepalive: 25,
+          },
         ],
       }),
     );
     expect(dev.applied).toHaveLength(3);
     expect(dev.diffs.map((d) => d.replacePeers)).toEqual([true, false]);
     expect(dev.diffs[1]?.peers).toEqual([
-      { kind: 'add', publicKey: peerB, endpoint: null, allowedIps: ['100.64.0.3/32'], persistentKeepalive: 25 },
+      {
+        kind: 'add',
+        publicKey: peerB,
+        endpoint: null,
+        allowedIps: ['100.64.0.3/32'],
+        persistentKeepalive: 25,
+      },
     ]);
     expect(dev.requests[0]).toContain('replace_peers=true');
     const stats = await dev.stats();
@@ -54,7 +72,9 @@ describe('FakeWireGuardBackend (in-memory, for unit tests of daemon logic)', () 
     const dev = await new FakeWireGuardBackend().create('trellis0', { mtu: 1280 });
     await dev.apply(config());
     dev.failNextApply(new WgError('uapi_unreachable', 'injected'));
-    await expect(dev.apply(config({ fwmark: 7 }))).rejects.toMatchObject({ code: 'uapi_unreachable' });
+    await expect(dev.apply(config({ fwmark: 7 }))).rejects.toMatchObject({
+      code: 'uapi_unreachable',
+    });
     await dev.apply(config({ fwmark: 7 }));
     expect(dev.diffs.at(-1)?.replacePeers).toBe(true);
     expect(dev.deviceState.fwmark).toBe(7);
@@ -62,9 +82,13 @@ describe('FakeWireGuardBackend (in-memory, for unit tests of daemon logic)', () 
 
   it('rejects bad configs and names, and everything after close', async () => {
     const backend = new FakeWireGuardBackend();
-    await expect(backend.create('bad/name', { mtu: 1280 })).rejects.toMatchObject({ code: 'create_failed' });
+    await expect(backend.create('bad/name', { mtu: 1280 })).rejects.toMatchObject({
+      code: 'create_failed',
+    });
     const dev = await backend.create('trellis0', { mtu: 1280 });
-    await expect(dev.apply(config({ privateKey: 'x' }))).rejects.toMatchObject({ code: 'bad_config' });
+    await expect(dev.apply(config({ privateKey: 'x' }))).rejects.toMatchObject({
+      code: 'bad_config',
+    });
     await dev.close();
     await expect(dev.apply(config())).rejects.toMatchObject({ code: 'closed' });
     await expect(dev.stats()).rejects.toMatchObject({ code: 'closed' });

@@ -28,7 +28,11 @@ interface Call {
 function fakeExec(respond: (c: Call) => string | Error = () => '') {
   const calls: Call[] = [];
   const exec: Exec = async (command, args, options?: ExecOptions) => {
-    const call: Call = { command, args: [...args], ...(options?.input !== undefined ? { input: options.input } : {}) };
+    const call: Call = {
+      command,
+      args: [...args],
+      ...(options?.input !== undefined ? { input: options.input } : {}),
+    };
     calls.push(call);
     const r = respond(call);
     if (r instanceof Error) throw r;
@@ -87,24 +91,47 @@ describe('wgCommandsForDiff (kernel module absent here: command generation only)
       listenPort: 41641,
       peers: [
         { kind: 'remove', publicKey: peerB },
-        { kind: 'add', publicKey: pub, endpoint: null, allowedIps: ['100.64.0.4/32'], persistentKeepalive: 0 },
+        {
+          kind: 'add',
+          publicKey: pub,
+          endpoint: null,
+          allowedIps: ['100.64.0.4/32'],
+          persistentKeepalive: 0,
+        },
         { kind: 'update', publicKey: peerA, persistentKeepalive: 0, allowedIps: [] },
       ],
     });
     expect(cmds).toEqual([
       {
         args: [
-          'set', 'trellis0', 'listen-port', '41641',
-          'peer', peerB, 'remove',
-          'peer', pub, 'allowed-ips', '100.64.0.4/32',
-          'peer', peerA, 'persistent-keepalive', '0', 'allowed-ips', '',
+          'set',
+          'trellis0',
+          'listen-port',
+          '41641',
+          'peer',
+          peerB,
+          'remove',
+          'peer',
+          pub,
+          'allowed-ips',
+          '100.64.0.4/32',
+          'peer',
+          peerA,
+          'persistent-keepalive',
+          '0',
+          'allowed-ips',
+          '',
         ],
       },
     ]);
   });
 
   it('a new private key goes through stdin; an empty diff runs nothing', () => {
-    const [cmd] = wgCommandsForDiff('trellis0', { replacePeers: false, privateKey: priv, peers: [] });
+    const [cmd] = wgCommandsForDiff('trellis0', {
+      replacePeers: false,
+      privateKey: priv,
+      peers: [],
+    });
     expect(cmd?.args).toEqual(['set', 'trellis0', 'private-key', '/dev/stdin']);
     expect(cmd?.input).toBe(`${priv}\n`);
     expect(cmd?.args.join(' ')).not.toContain(priv);
@@ -114,7 +141,16 @@ describe('wgCommandsForDiff (kernel module absent here: command generation only)
 
 const DUMP = [
   [priv, pub, '51820', 'off'].join('\t'),
-  [peerA, '(none)', '10.99.0.2:51820', '100.64.0.2/32,fd7a::2/128', '1764032251', '1036', '1184', '25'].join('\t'),
+  [
+    peerA,
+    '(none)',
+    '10.99.0.2:51820',
+    '100.64.0.2/32,fd7a::2/128',
+    '1764032251',
+    '1036',
+    '1184',
+    '25',
+  ].join('\t'),
   [peerB, '(none)', '(none)', '(none)', '0', '0', '0', 'off'].join('\t'),
   '',
 ].join('\n');
@@ -136,7 +172,15 @@ describe('parseWgDump (kernel module absent here: parser of `wg show dump` text)
         rxBytes: 1036,
         txBytes: 1184,
       },
-      { publicKey: peerB, endpoint: null, allowedIps: [], persistentKeepalive: 0, lastHandshake: null, rxBytes: 0, txBytes: 0 },
+      {
+        publicKey: peerB,
+        endpoint: null,
+        allowedIps: [],
+        persistentKeepalive: 0,
+        lastHandshake: null,
+        rxBytes: 0,
+        txBytes: 0,
+      },
     ]);
   });
 
@@ -150,12 +194,20 @@ describe('parseWgDump (kernel module absent here: parser of `wg show dump` text)
   it('never throws on random or mutated input', () => {
     const codes = ['too_large', 'malformed', 'bad_value'];
     fc.assert(
-      fc.property(fc.string({ maxLength: 300 }), fc.nat(), fc.string({ maxLength: 20 }), (s, at, ins) => {
-        for (const text of [s, DUMP.slice(0, at % DUMP.length) + ins + DUMP.slice(at % DUMP.length)]) {
-          const r = parseWgDump(text);
-          if (!r.ok) expect(codes).toContain(r.error.code);
-        }
-      }),
+      fc.property(
+        fc.string({ maxLength: 300 }),
+        fc.nat(),
+        fc.string({ maxLength: 20 }),
+        (s, at, ins) => {
+          for (const text of [
+            s,
+            DUMP.slice(0, at % DUMP.length) + ins + DUMP.slice(at % DUMP.length),
+          ]) {
+            const r = parseWgDump(text);
+            if (!r.ok) expect(codes).toContain(r.error.code);
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
   });
@@ -165,7 +217,14 @@ const config = (over: Partial<WgInterfaceConfig> = {}): WgInterfaceConfig => ({
   privateKey: priv,
   listenPort: 0,
   fwmark: 0,
-  peers: [{ publicKey: peerA, endpoint: '10.99.0.2:51820', allowedIps: ['100.64.0.2/32'], persistentKeepalive: 0 }],
+  peers: [
+    {
+      publicKey: peerA,
+      endpoint: '10.99.0.2:51820',
+      allowedIps: ['100.64.0.2/32'],
+      persistentKeepalive: 0,
+    },
+  ],
   ...over,
 });
 
@@ -175,7 +234,15 @@ describe('KernelWireGuardBackend (kernel module absent here: fake exec)', () => 
     const { exec, calls } = fakeExec((c) => {
       if (c.command === 'ip' && c.args.includes('show')) {
         return exists
-          ? JSON.stringify([{ ifindex: 9, ifname: 'wg9', mtu: 1420, flags: [], linkinfo: { info_kind: 'wireguard' } }])
+          ? JSON.stringify([
+              {
+                ifindex: 9,
+                ifname: 'wg9',
+                mtu: 1420,
+                flags: [],
+                linkinfo: { info_kind: 'wireguard' },
+              },
+            ])
           : notFound(c.args, 'wg9');
       }
       if (c.command === 'ip' && c.args.includes('add')) exists = true;
@@ -206,19 +273,36 @@ describe('KernelWireGuardBackend (kernel module absent here: fake exec)', () => 
   it('adopts an existing WireGuard link, refuses a foreign one, and runs wg inside the namespace', async () => {
     const existing = fakeExec((c) =>
       c.args.includes('show')
-        ? JSON.stringify([{ ifindex: 9, ifname: 'wg9', mtu: 1420, flags: ['UP'], linkinfo: { info_kind: 'wireguard' } }])
+        ? JSON.stringify([
+            {
+              ifindex: 9,
+              ifname: 'wg9',
+              mtu: 1420,
+              flags: ['UP'],
+              linkinfo: { info_kind: 'wireguard' },
+            },
+          ])
         : '',
     );
-    const dev = await new KernelWireGuardBackend({ exec: existing.exec, netns: 'tlabcdx' }).create('wg9', { mtu: 1420 });
+    const dev = await new KernelWireGuardBackend({ exec: existing.exec, netns: 'tlabcdx' }).create(
+      'wg9',
+      { mtu: 1420 },
+    );
     await dev.apply(config());
     const lines = existing.calls.map((c) => `${c.command} ${c.args.join(' ')}`);
     expect(lines).not.toContain('ip -n tlabcdx link add dev wg9 type wireguard');
     expect(lines).toContain('ip netns exec tlabcdx wg setconf wg9 /dev/stdin');
 
     const foreign = fakeExec((c) =>
-      c.args.includes('show') ? JSON.stringify([{ ifindex: 9, ifname: 'wg9', mtu: 1500, flags: [], linkinfo: { info_kind: 'veth' } }]) : '',
+      c.args.includes('show')
+        ? JSON.stringify([
+            { ifindex: 9, ifname: 'wg9', mtu: 1500, flags: [], linkinfo: { info_kind: 'veth' } },
+          ])
+        : '',
     );
-    await expect(new KernelWireGuardBackend({ exec: foreign.exec }).create('wg9', { mtu: 1420 })).rejects.toMatchObject({
+    await expect(
+      new KernelWireGuardBackend({ exec: foreign.exec }).create('wg9', { mtu: 1420 }),
+    ).rejects.toMatchObject({
       code: 'create_failed',
     });
   });
@@ -235,9 +319,15 @@ describe('KernelWireGuardBackend (kernel module absent here: fake exec)', () => 
     });
     const dev = await new KernelWireGuardBackend({ exec }).create('wg9', { mtu: 1420 });
     await dev.apply(config());
-    await expect(dev.apply(config({ listenPort: 5 }))).rejects.toMatchObject({ code: 'command_failed' });
+    await expect(dev.apply(config({ listenPort: 5 }))).rejects.toMatchObject({
+      code: 'command_failed',
+    });
     await dev.apply(config({ listenPort: 5 }));
-    expect(calls.filter((c) => c.command === 'wg').map((c) => c.args[0])).toEqual(['setconf', 'set', 'setconf']);
+    expect(calls.filter((c) => c.command === 'wg').map((c) => c.args[0])).toEqual([
+      'setconf',
+      'set',
+      'setconf',
+    ]);
   });
 });
 
@@ -264,7 +354,8 @@ describe('chooseBackend (kernel module absent here: selection logic with a fake 
 
   it('falls back to wireguard-go when the probe fails', async () => {
     const { exec, calls } = fakeExec(
-      (c) => new ExecError('exit_status', c.command, c.args, 2, null, 'Error: Unknown device type.'),
+      (c) =>
+        new ExecError('exit_status', c.command, c.args, 2, null, 'Error: Unknown device type.'),
     );
     const backend = await chooseBackend({ exec, pathExists: () => false, netns: 'tlabcdy' });
     expect(backend.kind).toBe('wireguard-go');

@@ -113,7 +113,10 @@ export class KernelWireGuardBackend implements WireGuardBackend {
 
   constructor(private readonly options: KernelWireGuardOptions = {}) {
     if (options.netns !== undefined && !isValidNetnsName(options.netns)) {
-      throw new WgError('bad_config', `invalid network namespace name ${JSON.stringify(options.netns)}`);
+      throw new WgError(
+        'bad_config',
+        `invalid network namespace name ${JSON.stringify(options.netns)}`,
+      );
     }
     this.exec = options.exec ?? runCommand;
     this.ip = new IpCommand(this.exec, options.netns);
@@ -125,7 +128,10 @@ export class KernelWireGuardBackend implements WireGuardBackend {
     }
     const { mtu } = options;
     if (!Number.isInteger(mtu) || mtu < MIN_TUNNEL_MTU || mtu > MAX_TUNNEL_MTU) {
-      throw new WgError('bad_config', `MTU must be ${MIN_TUNNEL_MTU}-${MAX_TUNNEL_MTU}, got ${mtu}`);
+      throw new WgError(
+        'bad_config',
+        `MTU must be ${MIN_TUNNEL_MTU}-${MAX_TUNNEL_MTU}, got ${mtu}`,
+      );
     }
     try {
       const link = await this.ip.link(name);

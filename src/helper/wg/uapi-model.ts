@@ -49,7 +49,10 @@ export function applySetRequest(
   if (!request.startsWith('set=1\n') || !request.endsWith('\n\n')) {
     return decodeError('malformed', 'not a complete set=1 request');
   }
-  const lines = request.slice('set=1\n'.length, -2).split('\n').filter((l) => l !== '');
+  const lines = request
+    .slice('set=1\n'.length, -2)
+    .split('\n')
+    .filter((l) => l !== '');
   let privateKey = state.privateKey;
   let listenPort = state.listenPort;
   let fwmark = state.fwmark;

@@ -89,7 +89,13 @@ describe('parseGetResponse', () => {
           rxBytes: 1036,
           txBytes: 1184,
         },
-        { publicKey: keyToBase64(pubB), endpoint: null, lastHandshake: null, rxBytes: 0, txBytes: 0 },
+        {
+          publicKey: keyToBase64(pubB),
+          endpoint: null,
+          lastHandshake: null,
+          rxBytes: 0,
+          txBytes: 0,
+        },
       ],
     });
   });
@@ -162,8 +168,16 @@ describe('parseGetResponse', () => {
       fc.record({ op: fc.constant('drop' as const), at: fc.nat() }),
       fc.record({ op: fc.constant('dup' as const), at: fc.nat() }),
       fc.record({ op: fc.constant('swap' as const), at: fc.nat(), to: fc.nat() }),
-      fc.record({ op: fc.constant('edit' as const), at: fc.nat(), text: fc.string({ maxLength: 30 }) }),
-      fc.record({ op: fc.constant('value' as const), at: fc.nat(), text: fc.string({ maxLength: 30 }) }),
+      fc.record({
+        op: fc.constant('edit' as const),
+        at: fc.nat(),
+        text: fc.string({ maxLength: 30 }),
+      }),
+      fc.record({
+        op: fc.constant('value' as const),
+        at: fc.nat(),
+        text: fc.string({ maxLength: 30 }),
+      }),
     );
     fc.assert(
       fc.property(fc.array(mutation, { maxLength: 6 }), (ms) => {

@@ -97,18 +97,23 @@ function responseLines(text: string): Result<Array<[string, string]>, UapiError>
   if (text.length > MAX_UAPI_RESPONSE_BYTES) {
     return decodeError('too_large', `response longer than ${MAX_UAPI_RESPONSE_BYTES} bytes`);
   }
-  if (!text.endsWith('\n\n')) return decodeError('truncated', 'response does not end in a blank line');
+  if (!text.endsWith('\n\n'))
+    return decodeError('truncated', 'response does not end in a blank line');
   const lines = text.slice(0, -2).split('\n');
   const pairs: Array<[string, string]> = [];
   for (const line of lines) {
     const eq = line.indexOf('=');
     if (eq <= 0) {
-      return decodeError('malformed', `line without key=value: ${JSON.stringify(line.slice(0, 80))}`);
+      return decodeError(
+        'malformed',
+        `line without key=value: ${JSON.stringify(line.slice(0, 80))}`,
+      );
     }
     pairs.push([line.slice(0, eq), line.slice(eq + 1)]);
   }
   const last = pairs.pop();
-  if (!last || last[0] !== 'errno') return decodeError('missing_errno', 'response has no errno line');
+  if (!last || last[0] !== 'errno')
+    return decodeError('missing_errno', 'response has no errno line');
   if (pairs.some(([k]) => k === 'errno')) return decodeError('malformed', 'errno before the end');
   const errno = last[1];
   if (errno !== '0') {
@@ -347,7 +352,8 @@ export function encodeSetRequest(diff: WgConfigDiff): Result<string, UapiError> 
     }
   }
   // Defence in depth: no value may smuggle a line break into the protocol.
-  if (lines.some((l) => /[\r\n]/.test(l))) return decodeError('bad_value', 'value contains a newline');
+  if (lines.some((l) => /[\r\n]/.test(l)))
+    return decodeError('bad_value', 'value contains a newline');
   return ok(`${lines.join('\n')}\n\n`);
 }
 

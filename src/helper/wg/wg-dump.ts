@@ -32,8 +32,16 @@ function uint(text: string, max: number): number | null {
 const isKey = (s: string): boolean => keyFromBase64(s).ok;
 
 function parsePeer(fields: string[]): Result<UapiPeerState, WgDumpError> {
-  const [pub = '', psk = '', endpoint = '', allowed = '', handshake = '', rx = '', tx = '', ka = ''] =
-    fields;
+  const [
+    pub = '',
+    psk = '',
+    endpoint = '',
+    allowed = '',
+    handshake = '',
+    rx = '',
+    tx = '',
+    ka = '',
+  ] = fields;
   if (!isKey(pub)) return bad('peer public key', pub);
   if (psk !== '(none)' && !isKey(psk)) return bad('preshared key', psk);
   let ep: string | null = null;

@@ -14,7 +14,14 @@
  */
 import { existsSync, unlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ExecError, runCommand, startProcess, type Exec, type ManagedProcess, type ProcessExit } from '../exec.js';
+import {
+  ExecError,
+  runCommand,
+  startProcess,
+  type Exec,
+  type ManagedProcess,
+  type ProcessExit,
+} from '../exec.js';
 import { isValidInterfaceName, isValidNetnsName } from '../os/ifname.js';
 import { IpCommand } from '../os/iproute.js';
 import { createConfigApplier, type ConfigApplier } from './applier.js';
@@ -103,7 +110,10 @@ export class WireGuardGoBackend implements WireGuardBackend {
 
   constructor(private readonly options: WireGuardGoOptions = {}) {
     if (options.netns !== undefined && !isValidNetnsName(options.netns)) {
-      throw new WgError('bad_config', `invalid network namespace name ${JSON.stringify(options.netns)}`);
+      throw new WgError(
+        'bad_config',
+        `invalid network namespace name ${JSON.stringify(options.netns)}`,
+      );
     }
     this.ip = new IpCommand(options.exec ?? runCommand, options.netns);
   }
@@ -114,7 +124,10 @@ export class WireGuardGoBackend implements WireGuardBackend {
     }
     const { mtu } = options;
     if (!Number.isInteger(mtu) || mtu < MIN_TUNNEL_MTU || mtu > MAX_TUNNEL_MTU) {
-      throw new WgError('bad_config', `MTU must be ${MIN_TUNNEL_MTU}-${MAX_TUNNEL_MTU}, got ${mtu}`);
+      throw new WgError(
+        'bad_config',
+        `MTU must be ${MIN_TUNNEL_MTU}-${MAX_TUNNEL_MTU}, got ${mtu}`,
+      );
     }
     const socketPath = uapiSocketPath(name);
     await this.clearLeftovers(name, socketPath);
@@ -124,7 +137,8 @@ export class WireGuardGoBackend implements WireGuardBackend {
       await this.waitForSocket(name, socketPath, proc);
       await this.ip.setMtu(name, mtu);
       const link = await this.ip.link(name);
-      if (!link) throw new WgError('create_failed', `wireguard-go did not create interface ${name}`);
+      if (!link)
+        throw new WgError('create_failed', `wireguard-go did not create interface ${name}`);
       ifindex = link.ifindex;
     } catch (e) {
       proc.kill('SIGKILL');
@@ -142,7 +156,8 @@ export class WireGuardGoBackend implements WireGuardBackend {
       if (await answers(socketPath, STALE_PROBE_TIMEOUT_MS)) {
         await this.ip.deleteLink(name);
         const gone = await waitUntil(
-          async () => !existsSync(socketPath) || !(await answers(socketPath, STALE_PROBE_TIMEOUT_MS)),
+          async () =>
+            !existsSync(socketPath) || !(await answers(socketPath, STALE_PROBE_TIMEOUT_MS)),
           ORPHAN_EXIT_WAIT_MS,
         );
         if (!gone) {
@@ -184,15 +199,25 @@ export class WireGuardGoBackend implements WireGuardBackend {
         },
       });
     } catch (e) {
-      const why = e instanceof ExecError && e.errno === 'ENOENT' ? ' (install the wireguard-go package)' : '';
-      throw new WgError('create_failed', `could not start ${binary}${why}: ${(e as Error).message}`);
+      const why =
+        e instanceof ExecError && e.errno === 'ENOENT' ? ' (install the wireguard-go package)' : '';
+      throw new WgError(
+        'create_failed',
+        `could not start ${binary}${why}: ${(e as Error).message}`,
+      );
     }
   }
 
-  private async waitForSocket(name: string, socketPath: string, proc: ManagedProcess): Promise<void> {
+  private async waitForSocket(
+    name: string,
+    socketPath: string,
+    proc: ManagedProcess,
+  ): Promise<void> {
     const timeout = this.options.startTimeoutMs ?? WIREGUARD_GO_START_TIMEOUT_MS;
     const ready = await waitUntil(
-      async () => proc.hasExited() || (existsSync(socketPath) && (await answers(socketPath, STALE_PROBE_TIMEOUT_MS))),
+      async () =>
+        proc.hasExited() ||
+        (existsSync(socketPath) && (await answers(socketPath, STALE_PROBE_TIMEOUT_MS))),
       timeout,
     );
     if (proc.hasExited()) {
@@ -203,7 +228,10 @@ export class WireGuardGoBackend implements WireGuardBackend {
       );
     }
     if (!ready) {
-      throw new WgError('create_failed', `wireguard-go for ${name} did not open ${socketPath} in ${timeout} ms`);
+      throw new WgError(
+        'create_failed',
+        `wireguard-go for ${name} did not open ${socketPath} in ${timeout} ms`,
+      );
     }
   }
 }

@@ -1,0 +1,105 @@
+/** trellisd's command line → its configuration (pure, unit-tested). */
+import { parseArgs } from 'node:util';
+import { err, ok, type Result } from '../../shared/result.js';
+import { HttpUrl } from '../../shared/schema/common.js';
+import { DEFAULT_LOCALAPI_SOCKET_PATH } from '../../shared/schema/localapi.js';
+import { DEFAULT_MTU } from '../engine/index.js';
+import { isValidInterfaceName, isValidNetnsName } from '../os/ifname.js';
+import { DEFAULT_STATE_DIR } from '../state/store.js';
+import { DEFAULT_CONTROL_URL, DEFAULT_TUN_NAME, DEFAULT_WG_LISTEN_PORT } from './defaults.js';
+
+export type BackendChoice = 'wireguard-go' | 'kernel' | 'auto';
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface TrellisdFlags {
+  readonly stateDir: string;
+  readonly socket: string;
+  /** --socket-group; null: the `trellis` group if it exists, else root only. */
+  readonly socketGroup: string | null;
+  readonly controlUrl: string;
+  readonly tunName: string;
+  readonly backend: BackendChoice;
+  readonly logLevel: LogLevel;
+  readonly port: number;
+  readonly mtu: number;
+  /** Put the WireGuard interface, its OS config and pings in this network namespace. */
+  readonly netns: string | null;
+}
+
+export const TRELLISD_USAGE = `usage: trellisd [flags]
+
+  --state-dir DIR        state directory (default ${DEFAULT_STATE_DIR})
+  --socket PATH          LocalAPI socket (default ${DEFAULT_LOCALAPI_SOCKET_PATH})
+  --socket-group GROUP   group allowed to use the socket (default: "trellis" if it exists, else root only)
+  --control-url URL      control server for a fresh state directory (default ${DEFAULT_CONTROL_URL})
+  --tun-name NAME        WireGuard interface name (default ${DEFAULT_TUN_NAME})
+  --backend KIND         wireguard-go, kernel or auto (default auto)
+  --port N               WireGuard UDP port, 0 to pick one (default ${DEFAULT_WG_LISTEN_PORT})
+  --mtu N                tunnel MTU (default ${DEFAULT_MTU})
+  --netns NAME           put the interface, its OS config and pings in this network namespace
+  --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default info)
+`;
+
+export function parseTrellisdFlags(argv: readonly string[]): Result<TrellisdFlags | 'help', string> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const r = parseArgs({
+      args: [...argv],
+      options: {
+        'state-dir': { type: 'string' },
+        socket: { type: 'string' },
+        'socket-group': { type: 'string' },
+        'control-url': { type: 'string' },
+        'tun-name': { type: 'string' },
+        backend: { type: 'string' },
+        'log-level': { type: 'string' },
+        port: { type: 'string' },
+        mtu: { type: 'string' },
+        netns: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: false,
+      strict: true,
+    });
+    values = r.values;
+  } catch (e) {
+    return err((e as Error).message);
+  }
+  if (values.help) return ok('help');
+  const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+
+  const controlUrl = str('control-url') ?? DEFAULT_CONTROL_URL;
+  if (!HttpUrl.safeParse(controlUrl).success) return err(`--control-url must be an http(s) URL, not ${JSON.stringify(controlUrl)}`);
+  const tunName = str('tun-name') ?? DEFAULT_TUN_NAME;
+  if (!isValidInterfaceName(tunName)) return err(`--tun-name must be a Linux interface name (1-15 of [A-Za-z0-9_.-])`);
+  const backend = str('backend') ?? 'auto';
+  if (backend !== 'wireguard-go' && backend !== 'kernel' && backend !== 'auto') {
+    return err(`--backend must be wireguard-go, kernel or auto, not ${JSON.stringify(backend)}`);
+  }
+  const logLevel = str('log-level') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) return err(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const port = Number(str('port') ?? DEFAULT_WG_LISTEN_PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return err('--port must be 0-65535');
+  const mtu = Number(str('mtu') ?? DEFAULT_MTU);
+  if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 65535) return err('--mtu must be 1280-65535');
+  const netns = str('netns') ?? null;
+  if (netns !== null && !isValidNetnsName(netns)) return err('--netns must be a network namespace name');
+  const socket = str('socket') ?? DEFAULT_LOCALAPI_SOCKET_PATH;
+  if (!socket.startsWith('/')) return err('--socket must be an absolute path');
+  const stateDir = str('state-dir') ?? DEFAULT_STATE_DIR;
+  if (!stateDir.startsWith('/')) return err('--state-dir must be an absolute path');
+
+  return ok({
+    stateDir,
+    socket,
+    socketGroup: str('socket-group') ?? null,
+    controlUrl,
+    tunName,
+    backend,
+    logLevel: logLevel as LogLevel,
+    port,
+    mtu,
+    netns,
+  });
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+/**
+ * trellisd, the privileged helper: picks the WireGuard backend and the OS configurator, opens
+ * the state directory, serves the LocalAPI on its socket and runs the daemon until SIGINT or
+ * SIGTERM, when it removes its interface and OS config (state stays). See docs/cli.md.
+ */
+import pino from 'pino';
+import { TRELLIS_VERSION } from '../shared/version.js';
+import { systemHostEnv } from './control-client/hostinfo.js';
+import { Daemon } from './daemon/daemon.js';
+import { parseTrellisdFlags, TRELLISD_USAGE, type TrellisdFlags } from './daemon/flags.js';
+import { daemonHandlers } from './daemon/handlers.js';
+import type { Logger } from './daemon/log.js';
+import { SystemPinger } from './daemon/ping.js';
+import { LocalApiServer } from './localapi/server.js';
+import { resolveSocketAccess } from './localapi/socket.js';
+import { LinuxOsConfigurator } from './os/linux.js';
+import { StateStore } from './state/store.js';
+import { chooseBackend } from './wg/choose.js';
+import { KernelWireGuardBackend } from './wg/kernel.js';
+import type { WireGuardBackend } from './wg/types.js';
+import { WireGuardGoBackend } from './wg/wireguard-go.js';
+
+/** A stop that hangs (a stuck `ip` call) must not keep a service manager waiting forever. */
+const STOP_DEADLINE_MS = 20_000;
+
+async function selectBackend(flags: TrellisdFlags, log: Logger): Promise<WireGuardBackend> {
+  const netns = flags.netns !== null ? { netns: flags.netns } : {};
+  const wireguardGo = {
+    onExit: (e: { name: string; error: Error }) => log.error({ name: e.name, error: e.error.message }, 'wireguard-go exited'),
+  };
+  switch (flags.backend) {
+    case 'wireguard-go':
+      return new WireGuardGoBackend({ ...netns, ...wireguardGo });
+    case 'kernel':
+      return new KernelWireGuardBackend(netns);
+    case 'auto':
+      return chooseBackend({ ...netns, wireguardGo });
+  }
+}
+
+async function main(): Promise<number> {
+  const parsed = parseTrellisdFlags(process.argv.slice(2));
+  if (!parsed.ok) {
+    process.stderr.write(`trellisd: ${parsed.error}\n${TRELLISD_USAGE}`);
+    return 2;
+  }
+  if (parsed.value === 'help') {
+    process.stdout.write(TRELLISD_USAGE);
+    return 0;
+  }
+  const flags = parsed.value;
+  const log = pino({ name: 'trellisd', level: flags.logLevel });
+  log.info({ version: TRELLIS_VERSION, stateDir: flags.stateDir, socket: flags.socket, tun: flags.tunName }, 'trellisd starting');
+
+  const access = await resolveSocketAccess(flags.socketGroup);
+  if (access.group) log.info({ group: access.group.name, gid: access.group.gid }, 'LocalAPI socket: root and this group (mode 0660)');
+  else log.warn({}, 'LocalAPI socket: group "trellis" does not exist, so only root can use it (mode 0600); create the group or pass --socket-group');
+  log.info({}, 'LocalAPI access is checked by the socket file permissions (Node cannot read SO_PEERCRED)');
+
+  const store = await StateStore.open(flags.stateDir);
+  const backend = await selectBackend(flags, log);
+  log.info({ backend: backend.kind }, 'WireGuard backend');
+  const daemon = new Daemon(
+    { tunName: flags.tunName, listenPort: flags.port, mtu: flags.mtu, defaultControlUrl: flags.controlUrl },
+    {
+      store,
+      backend,
+      os: new LinuxOsConfigurator({ interfaceName: flags.tunName, ...(flags.netns !== null ? { netns: flags.netns } : {}) }),
+      hostEnv: systemHostEnv,
+      pinger: new SystemPinger(flags.netns !== null ? { netns: flags.netns } : {}),
+      log,
+    },
+  );
+  await daemon.load();
+  const server = new LocalApiServer({ handlers: daemonHandlers(daemon), watch: daemon.watch, daemonVersion: TRELLIS_VERSION, log });
+  await server.listen(flags.socket, access);
+  log.info({ socket: flags.socket }, 'LocalAPI listening');
+
+  // Signals are handled from here on, so a stop during startup still cleans up.
+  const exited = new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) {
+        log.warn({ signal }, 'second signal: exiting without cleanup');
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      log.info({ signal }, 'stopping');
+      const deadline = setTimeout(() => {
+        log.error({}, 'stop took too long; exiting');
+        resolve(1);
+      }, STOP_DEADLINE_MS);
+      deadline.unref();
+      void (async () => {
+        await server.close().catch((e: unknown) => log.warn({ err: e }, 'closing the LocalAPI failed'));
+        await daemon.stop().catch((e: unknown) => log.error({ err: e }, 'stopping the daemon failed'));
+        clearTimeout(deadline);
+        resolve(0);
+      })();
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+  await daemon.run();
+  log.info({ state: daemon.backendState().state }, 'trellisd running');
+  return exited;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`trellisd: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);
