@@ -70,9 +70,13 @@ async function signIn(base: string, email: string, password: string): Promise<st
 }
 
 /** A simulated device: one socket; notes when a given marker first arrives. */
+/** Last time any simulated device heard anything: the bench waits for quiet before measuring. */
+let lastMessageAt = 0;
+
 class Device {
   ws!: WebSocket;
   gotFull = false;
+  closed = false;
   watch: { marker: string; resolve: (t: number) => void } | null = null;
   constructor(readonly index: number) {}
 
@@ -86,7 +90,9 @@ class Device {
           resolve();
         }
       });
+      this.ws.on('close', () => (this.closed = true));
       this.ws.on('message', (data) => {
+        lastMessageAt = performance.now();
         const text = data.toString();
         if (!this.gotFull && text.startsWith('{"type":"full"')) {
           this.gotFull = true;
@@ -168,7 +174,11 @@ async function benchTrellis(): Promise<Result> {
       devices[i]!.connect(wsUrl, { authorization: `Bearer ${regs[i]!.credential}` }, { type: 'hello', version: 1, nodeKey: regs[i]!.nodeKey, discoKey: keyToBase64(generateKeyPair().publicKey) }),
     );
     console.log(`trellis: ${N} streams connected with full netmaps in ${fmt((performance.now() - t) / 1000)} s`);
-    await new Promise((r) => setTimeout(r, 1000)); // let presence deltas drain
+    // Let the connection storm's presence deltas drain: measure only once every stream is quiet.
+    while (performance.now() - lastMessageAt < 2000) await new Promise((r) => setTimeout(r, 250));
+    const closed = devices.filter((d) => d.closed).length;
+    if (closed) throw new Error(`${closed} streams were closed by the server during the connection storm`);
+    console.log(`trellis: quiet after ${fmt((performance.now() - t) / 1000)} s`);
     const r = await measure('trellis', devices, info.pid);
     for (const d of devices) d.ws.terminate();
     return r;

@@ -10,6 +10,9 @@
  * Several runs may share the machine (CI runs files one at a time, but developers overlap), so
  * each run registers its prefix with its pid under LAB_STATE_DIR; cleanupStale() only touches
  * prefixes whose registering process is gone.
+ *
+ * Files a run needs (a control plane's data directory, keys, configs) go in its work directory,
+ * LAB_WORK_ROOT/<prefix>, which follows the same lifecycle as its namespaces.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +25,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCommand, type ExecOptions, type ExecResult } from '../../src/helper/exec.js';
 import { isValidInterfaceName, isValidNetnsName } from '../../src/helper/os/ifname.js';
@@ -31,6 +35,10 @@ import { WIREGUARD_SOCKET_DIR } from '../../src/helper/wg/uapi.js';
 export const LAB_PREFIX_RE = /^tl[0-9a-z]{4}/;
 /** Where runs register their prefix and pid (tmpfs: cleared by a reboot, like namespaces). */
 export const LAB_STATE_DIR = '/run/trellis-lab';
+/** Parent of every run's work directory. */
+export const LAB_WORK_ROOT = join(tmpdir(), 'trellis-lab');
+/** A run's work directory (created on first use by Lab.workDir()). */
+export const labWorkDir = (prefix: string): string => join(LAB_WORK_ROOT, prefix);
 /** Carrier and IPv6 link-local setup take well under a second; 10 s means something is broken. */
 const LINK_READY_TIMEOUT_MS = 10_000;
 const LINK_POLL_MS = 25;
@@ -155,6 +163,17 @@ export interface StaleCleanup {
   readonly namespaces: string[];
   readonly sockets: string[];
   readonly links: string[];
+  /** Work directories (full paths) of dead runs. */
+  readonly workDirs: string[];
+}
+
+/** Entries of the work root; [] when it does not exist yet. */
+function workDirEntries(): string[] {
+  try {
+    return readdirSync(LAB_WORK_ROOT);
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -162,7 +181,7 @@ export interface StaleCleanup {
  * and WireGuard sockets whose names match `prefixPattern`, for prefixes whose run is gone.
  */
 export function cleanupStale(prefixPattern: RegExp = LAB_PREFIX_RE): StaleCleanup {
-  const result: StaleCleanup = { namespaces: [], sockets: [], links: [] };
+  const result: StaleCleanup = { namespaces: [], sockets: [], links: [], workDirs: [] };
   const stale = (name: string): string | null => {
     const m = prefixPattern.exec(name);
     if (!m || m.index !== 0) return null;
@@ -198,8 +217,17 @@ export function cleanupStale(prefixPattern: RegExp = LAB_PREFIX_RE): StaleCleanu
     const p = stale(s);
     if (p !== null) prefixes.add(p);
   }
+  for (const d of workDirEntries()) {
+    const p = stale(d);
+    if (p !== null) prefixes.add(p);
+  }
   for (const p of prefixes) {
     result.sockets.push(...removeSocketsSync(p));
+    const dir = labWorkDir(p);
+    if (workDirEntries().includes(p)) {
+      rmSync(dir, { recursive: true, force: true });
+      result.workDirs.push(dir);
+    }
     rmSync(join(LAB_STATE_DIR, p), { force: true });
   }
   return result;
@@ -210,6 +238,13 @@ export interface Lab {
   readonly prefix: string;
   /** prefix + suffix, checked to be a valid interface name (at most 15 characters). */
   ifname(suffix: string): string;
+  /**
+   * This run's work directory (mode 0700), created on first call and deleted with the lab (and
+   * by cleanupStale() when the run died without deleting it).
+   */
+  workDir(): string;
+  /** The namespaces this lab has created and not yet deleted. */
+  namespaceNames(): string[];
   /** Creates namespace `<prefix><suffix>` with loopback up; returns its name. */
   createNamespace(suffix: string): Promise<string>;
   /** A veth pair with one end in each namespace (both must belong to this lab). */
@@ -264,6 +299,17 @@ class LabImpl implements Lab {
     writeFileSync(join(LAB_STATE_DIR, prefix), `${process.pid}\n`);
     liveLabs.add(this);
     installExitHooks();
+  }
+
+  workDir(): string {
+    if (this.disposed) throw new Error('lab is disposed');
+    const dir = labWorkDir(this.prefix);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    return dir;
+  }
+
+  namespaceNames(): string[] {
+    return [...this.namespaces];
   }
 
   ifname(suffix: string): string {
@@ -391,6 +437,8 @@ class LabImpl implements Lab {
     for (const ns of this.namespaces) destroyNamespaceSync(ns);
     this.namespaces.clear();
     removeSocketsSync(this.prefix);
+    // Before the state file: a work directory without one would look like a dead run's.
+    rmSync(labWorkDir(this.prefix), { recursive: true, force: true });
     rmSync(join(LAB_STATE_DIR, this.prefix), { force: true });
     liveLabs.delete(this);
   }

@@ -27,7 +27,8 @@ const STOP_DEADLINE_MS = 20_000;
 async function selectBackend(flags: TrellisdFlags, log: Logger): Promise<WireGuardBackend> {
   const netns = flags.netns !== null ? { netns: flags.netns } : {};
   const wireguardGo = {
-    onExit: (e: { name: string; error: Error }) => log.error({ name: e.name, error: e.error.message }, 'wireguard-go exited'),
+    onExit: (e: { name: string; error: Error }) =>
+      log.error({ name: e.name, error: e.error.message }, 'wireguard-go exited'),
   };
   switch (flags.backend) {
     case 'wireguard-go':
@@ -51,29 +52,61 @@ async function main(): Promise<number> {
   }
   const flags = parsed.value;
   const log = pino({ name: 'trellisd', level: flags.logLevel });
-  log.info({ version: TRELLIS_VERSION, stateDir: flags.stateDir, socket: flags.socket, tun: flags.tunName }, 'trellisd starting');
+  log.info(
+    {
+      version: TRELLIS_VERSION,
+      stateDir: flags.stateDir,
+      socket: flags.socket,
+      tun: flags.tunName,
+    },
+    'trellisd starting',
+  );
 
   const access = await resolveSocketAccess(flags.socketGroup);
-  if (access.group) log.info({ group: access.group.name, gid: access.group.gid }, 'LocalAPI socket: root and this group (mode 0660)');
-  else log.warn({}, 'LocalAPI socket: group "trellis" does not exist, so only root can use it (mode 0600); create the group or pass --socket-group');
-  log.info({}, 'LocalAPI access is checked by the socket file permissions (Node cannot read SO_PEERCRED)');
+  if (access.group)
+    log.info(
+      { group: access.group.name, gid: access.group.gid },
+      'LocalAPI socket: root and this group (mode 0660)',
+    );
+  else
+    log.warn(
+      {},
+      'LocalAPI socket: group "trellis" does not exist, so only root can use it (mode 0600); create the group or pass --socket-group',
+    );
+  log.info(
+    {},
+    'LocalAPI access is checked by the socket file permissions (Node cannot read SO_PEERCRED)',
+  );
 
   const store = await StateStore.open(flags.stateDir);
   const backend = await selectBackend(flags, log);
   log.info({ backend: backend.kind }, 'WireGuard backend');
   const daemon = new Daemon(
-    { tunName: flags.tunName, listenPort: flags.port, mtu: flags.mtu, defaultControlUrl: flags.controlUrl },
+    {
+      tunName: flags.tunName,
+      listenPort: flags.port,
+      mtu: flags.mtu,
+      defaultControlUrl: flags.controlUrl,
+    },
     {
       store,
       backend,
-      os: new LinuxOsConfigurator({ interfaceName: flags.tunName, ...(flags.netns !== null ? { netns: flags.netns } : {}) }),
+      os: new LinuxOsConfigurator({
+        interfaceName: flags.tunName,
+        ...(flags.netns !== null ? { netns: flags.netns } : {}),
+      }),
       hostEnv: systemHostEnv,
       pinger: new SystemPinger(flags.netns !== null ? { netns: flags.netns } : {}),
       log,
     },
   );
   await daemon.load();
-  const server = new LocalApiServer({ handlers: daemonHandlers(daemon), watch: daemon.watch, daemonVersion: TRELLIS_VERSION, log });
+  const server = new LocalApiServer({
+    handlers: daemonHandlers(daemon),
+    watch: daemon.watch,
+    daemonVersion: TRELLIS_VERSION,
+    log,
+  });
   await server.listen(flags.socket, access);
   log.info({ socket: flags.socket }, 'LocalAPI listening');
 
@@ -94,8 +127,12 @@ async function main(): Promise<number> {
       }, STOP_DEADLINE_MS);
       deadline.unref();
       void (async () => {
-        await server.close().catch((e: unknown) => log.warn({ err: e }, 'closing the LocalAPI failed'));
-        await daemon.stop().catch((e: unknown) => log.error({ err: e }, 'stopping the daemon failed'));
+        await server
+          .close()
+          .catch((e: unknown) => log.warn({ err: e }, 'closing the LocalAPI failed'));
+        await daemon
+          .stop()
+          .catch((e: unknown) => log.error({ err: e }, 'stopping the daemon failed'));
         clearTimeout(deadline);
         resolve(0);
       })();

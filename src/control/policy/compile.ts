@@ -45,7 +45,10 @@ export interface DeviceDelta {
   readonly lostBy: readonly string[];
   /** Devices whose packet filter changed (may include `id`). */
   readonly filters: readonly string[];
-  /** How `id`'s own peer list changed (empty when its memberships did not change). */
+  /**
+   * How `id`'s own peer list changed. Empty when its memberships did not change, and for a
+   * device the engine did not know before (it gets a full netmap).
+   */
   readonly self: PeerSetChange;
   /** `id`'s posture results changed (its self node). */
   readonly postureChanged: boolean;
@@ -192,6 +195,24 @@ export class PolicyEngine implements DeviceTable {
     const addrsChanged = !prev || !sameList(prev.addrTexts, entry.addrTexts);
     c.apply(slot, newM, addrsChanged);
     return this.delta(prev, entry, oldM, newM, addrsChanged, true);
+  }
+
+  /**
+   * Adds many devices without computing deltas: the start-up load, before any stream exists.
+   * Devices already known are replaced.
+   */
+  load(devices: Iterable<PolicyDevice>): void {
+    this.version++;
+    const c = this.compiled;
+    for (const device of devices) {
+      const prev = this.byId.get(device.id);
+      const slot = prev?.slot ?? this.freeSlots.pop() ?? this.bySlot.length;
+      const entry = makeEntry(slot, device);
+      this.place(prev, entry);
+      c.apply(slot, c.evaluate(entry), true);
+    }
+    // Source lists and filters may name any device now; they rebuild lazily.
+    for (const e of this.byId.values()) c.invalidateFilter(e.slot);
   }
 
   /** Removes a device; null when it was not there. */
@@ -378,8 +399,11 @@ export class PolicyEngine implements DeviceTable {
       if (e) ids.push(e.device.id);
     }
 
+    // A new device gets a full netmap; its own diff matters only for a device already streaming.
     const self =
-      withSelf && membershipChanged ? this.selfChange(oldM, oldEntry, newM, entry) : noChange;
+      withSelf && oldM && membershipChanged
+        ? this.selfChange(oldM, oldEntry, newM, entry)
+        : noChange;
     return {
       id: entry.device.id,
       gainedBy,
@@ -393,7 +417,7 @@ export class PolicyEngine implements DeviceTable {
 
   /** The device's own peer diff after its memberships changed: O(devices · rules/32). */
   private selfChange(
-    oldM: Membership | undefined,
+    oldM: Membership,
     oldEntry: DeviceEntry,
     newM: Membership,
     entry: DeviceEntry,
@@ -406,11 +430,11 @@ export class PolicyEngine implements DeviceTable {
       if (t.slot === entry.slot) continue;
       const mt = c.membership(t.slot);
       if (!mt) continue;
-      const was = oldM !== undefined && Compiled.visibleWith(oldM, oldEntry, mt, t);
+      const was = Compiled.visibleWith(oldM, oldEntry, mt, t);
       const is = Compiled.visibleWith(newM, entry, mt, t);
       if (is && !was) added.push(t.device.id);
       else if (was && !is) removed.push(t.device.id);
-      else if (is && oldM && usesDiffer(c, oldM, newM, t)) reshaped.push(t.device.id);
+      else if (is && usesDiffer(c, oldM, newM, t)) reshaped.push(t.device.id);
     }
     return { added, removed, reshaped };
   }

@@ -25,11 +25,13 @@ import {
   ruleBits,
   setBit,
   SlotSet,
+  xorBits,
   type RuleBits,
 } from './bitset.js';
 import type { AclRule, Policy } from './document.js';
 import type { GeoLookup } from './geo.js';
 import {
+  dstMatches,
   dstPrefixes,
   entryCoversInternet,
   entryCoversRoute,
@@ -41,7 +43,7 @@ import {
 import { evaluatePostures, type PostureEvaluation } from './posture.js';
 import { ALL_V4, ALL_V6, type Addr, type Prefix } from './prefix.js';
 import { SelectorSet } from './selector-set.js';
-import type { DstEntry } from './selector.js';
+import { selectorText, type DstEntry, type Selector } from './selector.js';
 import type { HostInfo } from '../../shared/schema/control/hostinfo.js';
 
 /** What the engine needs to know about a device. */
@@ -113,8 +115,63 @@ export interface RuleState {
   readonly postureMode: boolean;
   readonly rawSrcs: readonly string[];
   readonly members: RuleMembers;
+  /** What the filter's destinations and protocol depend on besides the device (policy diffs). */
+  readonly dstKey: string;
+  readonly selfKey: string;
   srcs: string[] | null;
   srcKey: string | null;
+}
+
+/** Rules to test a device against: those naming one of its identities, plus those that must be scanned. */
+interface RuleIndex {
+  readonly byName: Map<string, number[]>;
+  readonly scan: number[];
+}
+
+function indexRules(sets: ReadonlyArray<SelectorSet | null>): RuleIndex {
+  const byName = new Map<string, number[]>();
+  const scan: number[] = [];
+  const add = (k: string, i: number): void => {
+    const list = byName.get(k);
+    if (list) list.push(i);
+    else byName.set(k, [i]);
+  };
+  sets.forEach((set, i) => {
+    if (!set) return;
+    if (
+      set.all ||
+      set.member ||
+      set.admin ||
+      set.tagged ||
+      set.internet ||
+      set.prefixes.length > 0
+    ) {
+      scan.push(i);
+    }
+    for (const e of set.emails) add(`e:${e}`, i);
+    for (const g of set.groups) add(`g:${g}`, i);
+    for (const t of set.tags) add(`t:${t}`, i);
+  });
+  return { byName, scan };
+}
+
+/** Candidate rule indexes for a subject, each once, ascending not guaranteed. */
+function candidates(index: RuleIndex, subject: Subject, ruleCount: number): number[] {
+  const seen = ruleBits(ruleCount);
+  const out: number[] = [];
+  const take = (list: readonly number[] | undefined): void => {
+    for (const i of list ?? []) {
+      if (!hasBit(seen, i)) {
+        setBit(seen, i);
+        out.push(i);
+      }
+    }
+  };
+  take(index.scan);
+  if (subject.user) take(index.byName.get(`e:${subject.user.email}`));
+  for (const g of subject.groups) take(index.byName.get(`g:${g}`));
+  for (const t of subject.tags) take(index.byName.get(`t:${t}`));
+  return out;
 }
 
 const filterKey = (cidr: string, r: PortRange): string => `${cidr} ${r.first}-${r.last}`;
@@ -124,6 +181,9 @@ export class Compiled {
   /** Rules whose destinations let their sources use an exit node. */
   readonly internetRules: RuleBits;
   private readonly routeRuleCache = new Map<string, RuleBits>();
+  private readonly srcIndex: RuleIndex;
+  private readonly dstIndex: RuleIndex;
+  private readonly selfRules: number[] = [];
   private readonly members: Array<Membership | undefined> = [];
   private readonly filters = new Map<number, PacketFilter>();
 
@@ -141,12 +201,15 @@ export class Compiled {
         if (src.all) raw.add(ALL_V4.text).add(ALL_V6.text);
         for (const p of src.prefixes) raw.add(p.text);
       }
+      const self = rule.dst.filter(isSelf);
       return {
         rule,
         src,
         dst: new SelectorSet(plain.map((e) => e.selector)),
         plain,
-        self: rule.dst.filter(isSelf),
+        self,
+        dstKey: JSON.stringify([rule.proto, plain.map((e) => [selectorKey(e.selector), e.ports])]),
+        selfKey: JSON.stringify([rule.proto, self.map((e) => e.ports)]),
         postureMode,
         rawSrcs: [...raw],
         members: {
@@ -162,7 +225,10 @@ export class Compiled {
     this.internetRules = ruleBits(this.rules.length);
     this.rules.forEach((rs, i) => {
       if (rs.plain.some(entryCoversInternet)) setBit(this.internetRules, i);
+      if (rs.self.length > 0) this.selfRules.push(i);
     });
+    this.srcIndex = indexRules(this.rules.map((rs) => rs.src));
+    this.dstIndex = indexRules(this.rules.map((rs) => (rs.plain.length > 0 ? rs.dst : null)));
   }
 
   get ruleCount(): number {
@@ -192,16 +258,18 @@ export class Compiled {
       self: ruleBits(n),
     };
     if (!d.approved) return m;
-    for (let i = 0; i < n; i++) {
+    for (const i of candidates(this.srcIndex, subject, n)) {
       const rs = this.rules[i];
       if (!rs) continue;
       if (rs.src.srcMatches(subject) && rs.rule.srcPosture.every((p) => posture.passed.has(p))) {
         setBit(m.src, i);
         if (rs.postureMode || rs.src.identityMatches(subject)) setBit(m.srcAddr, i);
       }
-      if (rs.plain.length > 0 && rs.dst.dstMatches(subject)) setBit(m.dst, i);
-      if (rs.self.length > 0 && subject.user !== null) setBit(m.self, i);
     }
+    for (const i of candidates(this.dstIndex, subject, n)) {
+      if (this.rules[i]?.dst.dstMatches(subject)) setBit(m.dst, i);
+    }
+    if (subject.user !== null) for (const i of this.selfRules) setBit(m.self, i);
     return m;
   }
 
@@ -211,25 +279,27 @@ export class Compiled {
    */
   apply(slot: number, next: Membership | undefined, addrsChanged: boolean): void {
     const prev = this.members[slot];
-    this.rules.forEach((rs, i) => {
-      const sets = rs.members;
-      const flip = (set: SlotSet, a: RuleBits | undefined, b: RuleBits | undefined): boolean => {
-        const was = a !== undefined && hasBit(a, i);
-        const is = b !== undefined && hasBit(b, i);
-        if (was === is) return false;
-        if (is) set.add(slot);
-        else set.delete(slot);
-        return true;
-      };
-      flip(sets.src, prev?.src, next?.src);
-      flip(sets.dst, prev?.dst, next?.dst);
-      flip(sets.self, prev?.self, next?.self);
-      const addrFlip = flip(sets.srcAddr, prev?.srcAddr, next?.srcAddr);
-      if (addrFlip || (addrsChanged && next !== undefined && hasBit(next.srcAddr, i))) {
-        rs.srcs = null;
-        rs.srcKey = null;
-      }
-    });
+    const none = ruleBits(this.rules.length);
+    const sync = (pick: (r: RuleMembers) => SlotSet, a: RuleBits, b: RuleBits): RuleBits => {
+      const flips = xorBits(a, b);
+      forEachBit(flips, (i) => {
+        const rs = this.rules[i];
+        if (!rs) return;
+        if (hasBit(b, i)) pick(rs.members).add(slot);
+        else pick(rs.members).delete(slot);
+      });
+      return flips;
+    };
+    sync((r) => r.src, prev?.src ?? none, next?.src ?? none);
+    sync((r) => r.dst, prev?.dst ?? none, next?.dst ?? none);
+    sync((r) => r.self, prev?.self ?? none, next?.self ?? none);
+    const stale = sync((r) => r.srcAddr, prev?.srcAddr ?? none, next?.srcAddr ?? none);
+    const invalidate = (i: number): void => {
+      const rs = this.rules[i];
+      if (rs) rs.srcs = rs.srcKey = null;
+    };
+    forEachBit(stale, invalidate);
+    if (addrsChanged && next) forEachBit(next.srcAddr, invalidate);
     this.members[slot] = next;
     this.filters.delete(slot);
   }
@@ -307,10 +377,26 @@ export class Compiled {
   }
 
   /**
-   * A summary that is equal whenever the device's filter is equal, without building source
-   * lists: per rule, the raw prefixes and the member bitset stand for the addresses they expand to.
+   * Per rule, a key for what its filter entries depend on besides the destination device: its
+   * protocol and destination entries, and its source prefixes (the raw ones plus the member
+   * bitset standing for the addresses it expands to). Equal keys mean equal filter rules for the
+   * same device, so policy diffs compare filters without building them.
    */
-  filterFingerprint(slot: number): string {
+  ruleFilterKeys(): { plain: string[]; self: string[] } {
+    return {
+      plain: this.rules.map((rs) => {
+        rs.srcKey ??= `${rs.rawSrcs.join(',')}#${rs.members.srcAddr.key()}`;
+        return `${rs.dstKey}|${rs.srcKey}`;
+      }),
+      self: this.rules.map((rs) => rs.selfKey),
+    };
+  }
+
+  /**
+   * A summary equal whenever the device's filter is equal (and, rarely, different when it is
+   * not: a conservative diff). `ids` are interned ruleFilterKeys, comparable across policies.
+   */
+  filterFingerprint(slot: number, ids: { plain: number[]; self: number[] }): string {
     const e = this.table.entry(slot);
     const m = this.members[slot];
     if (!e || !m) return '';
@@ -318,17 +404,24 @@ export class Compiled {
     forEachBit(m.dst, (i) => {
       const rs = this.rules[i];
       if (!rs) return;
-      rs.srcKey ??= `${rs.rawSrcs.join(',')}#${rs.members.srcAddr.key()}`;
-      parts.push(`${rs.rule.proto}|${rs.srcKey}|${JSON.stringify(this.dstsOf(rs, m.subject))}`);
+      // Which entries match decides the destinations (the device itself is unchanged).
+      let mask = '';
+      if (rs.plain.length > 1) {
+        rs.plain.forEach((entry, k) => {
+          if (dstMatches(entry.selector, m.subject)) mask += `${k},`;
+        });
+      }
+      parts.push(`${ids.plain[i]}.${mask}`);
     });
     forEachBit(m.self, (i) => {
       const rs = this.rules[i];
       if (!rs || e.userId === null) return;
-      parts.push(
-        `S|${rs.rule.proto}|${this.selfSrcs(rs, e.userId).join(',')}|${JSON.stringify(selfDsts(rs, m.subject))}`,
-      );
+      const same: number[] = [];
+      for (const s of this.table.slotsOfUser(e.userId) ?? [])
+        if (rs.members.src.has(s)) same.push(s);
+      parts.push(`S${ids.self[i]}.${same.join(',')}`);
     });
-    return parts.join('\n');
+    return parts.join(' ');
   }
 
   private srcsOf(rs: RuleState): string[] {
@@ -365,6 +458,10 @@ export class Compiled {
     return out;
   }
 }
+
+/** Address selectors by their prefix (two aliases of one network compile alike). */
+const selectorKey = (s: Selector): string =>
+  s.kind === 'prefix' ? s.prefix.text : selectorText(s);
 
 const isSelf = (e: DstEntry): boolean =>
   e.selector.kind === 'autogroup' && e.selector.autogroup === 'self';

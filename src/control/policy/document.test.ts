@@ -120,7 +120,9 @@ describe('parsePolicy: valid documents', () => {
 
   it('accepts declared groups with no static members (filled by IdP claims)', () => {
     const p = mustParse('{"groups": {"group:CN=Eng,OU=Groups": []}}');
-    expect(p.groups.groupsOf('x@y.z', ['CN=Eng,OU=Groups'])).toEqual(new Set(['group:CN=Eng,OU=Groups']));
+    expect(p.groups.groupsOf('x@y.z', ['CN=Eng,OU=Groups'])).toEqual(
+      new Set(['group:CN=Eng,OU=Groups']),
+    );
   });
 });
 
@@ -368,7 +370,12 @@ describe('parsePolicy: errors carry code, message and position', () => {
     const text = `{"acls": [\n  ${rule('"group:x"', '"tag:y:22"')},\n  ${rule('"*"', '"*:99999"')}\n]}`;
     const r = parsePolicy(text);
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.error.map((e) => e.code).sort()).toEqual(['invalid_ports', 'unknown_group', 'unknown_tag']);
+    if (!r.ok)
+      expect(r.error.map((e) => e.code).sort()).toEqual([
+        'invalid_ports',
+        'unknown_group',
+        'unknown_tag',
+      ]);
   });
 
   it('refuses text above MAX_POLICY_BYTES before parsing it', () => {
@@ -427,9 +434,18 @@ const fragments = [
 const policyish = fc
   .record(
     {
-      groups: fc.dictionary(fc.constantFrom('group:eng', 'group:x', 'eng', 'group:'), fc.array(fc.constantFrom(...fragments), { maxLength: 4 })),
-      tagOwners: fc.dictionary(fc.constantFrom('tag:server', 'tag:x', 'server'), fc.array(fc.constantFrom(...fragments), { maxLength: 3 })),
-      hosts: fc.dictionary(fc.constantFrom('db', '10.1', 'Db'), fc.constantFrom('"10.0.0.5"', '"10.0.0.0/24"', '"nope"', '5')),
+      groups: fc.dictionary(
+        fc.constantFrom('group:eng', 'group:x', 'eng', 'group:'),
+        fc.array(fc.constantFrom(...fragments), { maxLength: 4 }),
+      ),
+      tagOwners: fc.dictionary(
+        fc.constantFrom('tag:server', 'tag:x', 'server'),
+        fc.array(fc.constantFrom(...fragments), { maxLength: 3 }),
+      ),
+      hosts: fc.dictionary(
+        fc.constantFrom('db', '10.1', 'Db'),
+        fc.constantFrom('"10.0.0.5"', '"10.0.0.0/24"', '"nope"', '5'),
+      ),
       acls: fc.array(
         fc.record({
           action: fc.constantFrom('"accept"', '"deny"'),
@@ -450,13 +466,22 @@ const policyish = fc
         .map(([k, v]) => `${JSON.stringify(k)}: ${v}`)
         .join(',\n')}}`;
     const parts: string[] = [];
-    if (doc.groups) parts.push(`"groups": ${obj(Object.fromEntries(Object.entries(doc.groups).map(([k, v]) => [k, list(v)])))}`);
-    if (doc.tagOwners) parts.push(`"tagOwners": ${obj(Object.fromEntries(Object.entries(doc.tagOwners).map(([k, v]) => [k, list(v)])))}`);
+    if (doc.groups)
+      parts.push(
+        `"groups": ${obj(Object.fromEntries(Object.entries(doc.groups).map(([k, v]) => [k, list(v)])))}`,
+      );
+    if (doc.tagOwners)
+      parts.push(
+        `"tagOwners": ${obj(Object.fromEntries(Object.entries(doc.tagOwners).map(([k, v]) => [k, list(v)])))}`,
+      );
     if (doc.hosts) parts.push(`"hosts": ${obj(doc.hosts)}`);
     if (doc.acls) {
       parts.push(
         `"acls": [${doc.acls
-          .map((r) => `{"action": ${r.action}, "src": ${list(r.src)}, "dst": ${list(r.dst)}, "proto": ${r.proto}, "srcPosture": ${list(r.srcPosture)}}`)
+          .map(
+            (r) =>
+              `{"action": ${r.action}, "src": ${list(r.src)}, "dst": ${list(r.dst)}, "proto": ${r.proto}, "srcPosture": ${list(r.srcPosture)}}`,
+          )
           .join(',\n  ')}]`,
       );
     }
@@ -466,12 +491,16 @@ const policyish = fc
 describe('parsePolicy: properties', () => {
   it('returns a typed result with in-text positions for arbitrary strings', () => {
     fc.assert(fc.property(fc.string({ maxLength: 200 }), parseNeverThrows), { numRuns: 500 });
-    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), parseNeverThrows), { numRuns: 300 });
+    fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 200 }), parseNeverThrows), {
+      numRuns: 300,
+    });
   });
 
   it('returns a typed result for any JSON value', () => {
     fc.assert(
-      fc.property(fc.jsonValue({ maxDepth: 5 }), (v) => parseNeverThrows(JSON.stringify(v, null, 1))),
+      fc.property(fc.jsonValue({ maxDepth: 5 }), (v) =>
+        parseNeverThrows(JSON.stringify(v, null, 1)),
+      ),
       { numRuns: 300 },
     );
   });
@@ -491,7 +520,26 @@ describe('parsePolicy: properties', () => {
     const edit = fc.record({
       at: fc.nat({ max: FULL.length }),
       del: fc.nat({ max: 8 }),
-      ins: fc.constantFrom('', ',', '}', ']', '"', "'", '/*', '//', ':', '\n', '{', '[', 'x', '0', '\\', '@', '*', '-'),
+      ins: fc.constantFrom(
+        '',
+        ',',
+        '}',
+        ']',
+        '"',
+        "'",
+        '/*',
+        '//',
+        ':',
+        '\n',
+        '{',
+        '[',
+        'x',
+        '0',
+        '\\',
+        '@',
+        '*',
+        '-',
+      ),
     });
     fc.assert(
       fc.property(fc.array(edit, { minLength: 1, maxLength: 4 }), (edits) => {

@@ -31,7 +31,7 @@ describe('indexPositions', () => {
   const idx = indexPositions(text);
 
   it('locates values and keys through comments, quotes and unquoted keys', () => {
-    expect(idx.value(['groups'])).toEqual(at(text, '{\n    \'group'));
+    expect(idx.value(['groups'])).toEqual(at(text, "{\n    'group"));
     expect(idx.key(['groups'])).toEqual(at(text, '"groups"'));
     expect(idx.key(['groups', 'group:eng'])).toEqual(at(text, "'group:eng'"));
     expect(idx.value(['groups', 'group:eng', 1])).toEqual(at(text, '"bob@x.com"'));
@@ -90,7 +90,9 @@ describe('indexPositions', () => {
             const pos = idx2.key([k]);
             const line = t.split('\n')[pos.line - 1] ?? '';
             expect(line.slice(pos.column - 1)).toMatch(/^"/);
-            expect(JSON5.parse(line.slice(pos.column - 1).match(/^"(?:[^"\\]|\\.)*"/)?.[0] ?? '""')).toBe(k);
+            expect(
+              JSON5.parse(line.slice(pos.column - 1).match(/^"(?:[^"\\]|\\.)*"/)?.[0] ?? '""'),
+            ).toBe(k);
           }
         }
         expect(idx2.duplicates).toEqual([]);

@@ -41,6 +41,8 @@ export interface Subject {
   readonly groups: ReadonlySet<string>;
   readonly tags: ReadonlySet<string>;
   readonly addrs: readonly Addr[];
+  /** The same addresses as /32 and /128 prefixes (formatted once: filters use them often). */
+  readonly hosts: readonly Prefix[];
   /** Approved subnet routes the device serves. */
   readonly routes: readonly Prefix[];
   /** An approved exit node. */
@@ -60,6 +62,7 @@ export function subjectOf(
     groups: user ? policy.groups.groupsOf(user.email, user.groups) : new Set(),
     tags: new Set(owner.type === 'tagged' ? owner.tags : []),
     addrs,
+    hosts: addrs.map(hostPrefix),
     routes,
     exitNode,
   };
@@ -123,7 +126,7 @@ export function dstMatches(sel: Selector, s: Subject): boolean {
 }
 
 /** The subject's own addresses as /32 and /128. */
-export const ownPrefixes = (s: Subject): Prefix[] => s.addrs.map(hostPrefix);
+export const ownPrefixes = (s: Subject): readonly Prefix[] => s.hosts;
 
 /**
  * The destination prefixes a selector grants on this subject: its own addresses for identity
@@ -133,9 +136,12 @@ export const ownPrefixes = (s: Subject): Prefix[] => s.addrs.map(hostPrefix);
 export function dstPrefixes(sel: Selector, s: Subject): Prefix[] {
   switch (sel.kind) {
     case 'all':
-      return s.exitNode ? [ALL_V4, ALL_V6] : [...ownPrefixes(s), ...s.routes];
+      return s.exitNode ? [ALL_V4, ALL_V6] : [...s.hosts, ...s.routes];
     case 'prefix': {
-      const out = s.addrs.filter((a) => containsAddr(sel.prefix, a)).map(hostPrefix);
+      const out = s.hosts.filter((h, i) => {
+        const a = s.addrs[i];
+        return a !== undefined && containsAddr(sel.prefix, a);
+      });
       for (const r of s.routes) {
         const x = intersect(sel.prefix, r);
         if (x) out.push(x);
@@ -144,9 +150,9 @@ export function dstPrefixes(sel: Selector, s: Subject): Prefix[] {
     }
     case 'autogroup':
       if (sel.autogroup === 'internet') return s.exitNode ? [...INTERNET] : [];
-      return identityMatches(sel, s) ? ownPrefixes(s) : [];
+      return identityMatches(sel, s) ? [...s.hosts] : [];
     default:
-      return identityMatches(sel, s) ? ownPrefixes(s) : [];
+      return identityMatches(sel, s) ? [...s.hosts] : [];
   }
 }
 

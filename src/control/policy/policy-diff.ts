@@ -4,12 +4,13 @@
  * Visibility of a pair depends only on the two devices' rule memberships (and, for
  * autogroup:self, on whether one user owns both). Devices with the same memberships under the old
  * policy and the same under the new one form a *joint class*; networks have few of them (roughly
- * one per distinct combination of groups, tags and posture), so comparing old and new visibility
- * between every pair of classes costs O(classes²) word ANDs, not O(devices²). Same-user pairs,
+ * one per distinct combination of groups, tags and posture), and comparing old and new visibility
+ * class against class costs word ANDs per pair of classes, not per pair of devices; classes that
+ * are no rule's destination are compared only with those that are. Same-user pairs,
  * where autogroup:self may apply, are compared exactly per user (users own a handful of devices).
  * Filters are compared by fingerprint (compiled.ts) and postures by their results.
  */
-import { bitsKey, intersects, sameBits } from './bitset.js';
+import { bitsKey, intersects, isEmpty, sameBits } from './bitset.js';
 import { Compiled, type DeviceEntry, type DeviceTable, type Membership } from './compiled.js';
 import type { Prefix } from './prefix.js';
 
@@ -36,6 +37,26 @@ interface JointClass {
   readonly perUser: Map<string, number>;
 }
 
+/** Classes merged on the part of their memberships one side of a comparison reads. */
+interface Aggregate {
+  readonly old: Membership;
+  readonly next: Membership;
+  count: number;
+  readonly perUser: Map<string, number>;
+}
+
+function aggregate(list: readonly JointClass[], key: (m: Membership) => string): Aggregate[] {
+  const out = new Map<string, Aggregate>();
+  for (const c of list) {
+    const k = `${key(c.old)}|${key(c.next)}`;
+    let agg = out.get(k);
+    if (!agg) out.set(k, (agg = { old: c.old, next: c.next, count: 0, perUser: new Map() }));
+    agg.count += c.members.length;
+    for (const [u, n] of c.perUser) agg.perUser.set(u, (agg.perUser.get(u) ?? 0) + n);
+  }
+  return [...out.values()];
+}
+
 const plainVisible = (a: Membership, b: Membership): boolean =>
   intersects(a.src, b.dst) || intersects(b.src, a.dst);
 
@@ -50,6 +71,18 @@ export function diffPolicies(old: Compiled, next: Compiled, table: DeviceTable):
   const users = new Map<string, DeviceEntry[]>();
   const routes = new Map<string, Prefix>();
   let anyExit = false;
+  const interned = new Map<string, number>();
+  const intern = (k: string): number => {
+    let id = interned.get(k);
+    if (id === undefined) interned.set(k, (id = interned.size));
+    return id;
+  };
+  const idsOf = (c: Compiled) => {
+    const keys = c.ruleFilterKeys();
+    return { plain: keys.plain.map(intern), self: keys.self.map(intern) };
+  };
+  const oldIds = idsOf(old);
+  const nextIds = idsOf(next);
 
   for (const e of table.entries()) {
     const mo = old.membership(e.slot);
@@ -58,7 +91,9 @@ export function diffPolicies(old: Compiled, next: Compiled, table: DeviceTable):
     const id = e.device.id;
     if (JSON.stringify(mo.posture.results) !== JSON.stringify(mn.posture.results))
       postures.push(id);
-    if (old.filterFingerprint(e.slot) !== next.filterFingerprint(e.slot)) filters.push(id);
+    if (old.filterFingerprint(e.slot, oldIds) !== next.filterFingerprint(e.slot, nextIds)) {
+      filters.push(id);
+    }
     const key = `${classKey(mo)}|${classKey(mn)}`;
     let jc = classes.get(key);
     if (!jc) classes.set(key, (jc = { old: mo, next: mn, members: [], perUser: new Map() }));
@@ -75,19 +110,44 @@ export function diffPolicies(old: Compiled, next: Compiled, table: DeviceTable):
     }
   }
 
-  const list = [...classes.values()];
-  for (const a of list) {
-    // Route and exit-node use depends on the viewer's sources alone.
+  // Route and exit-node use depends on the viewer's sources alone.
+  for (const a of classes.values()) {
     if (usesChanged(old, next, a.old, a.next, routes.values(), anyExit)) {
       for (const e of a.members) views.add(e.device.id);
-      continue;
     }
-    for (const b of list) {
-      if (plainVisible(a.old, b.old) === plainVisible(a.next, b.next)) continue;
-      for (const e of a.members) {
-        // Pairs of one user's devices are settled exactly below; count the others in b.
-        const same = e.userId !== null ? (b.perUser.get(e.userId) ?? 0) : a === b ? 1 : 0;
-        if (b.members.length - same > 0) views.add(e.device.id);
+  }
+
+  // A pair is visible when one side is a source of a rule the other is a destination of. Most
+  // devices (user laptops) are destinations of no rule: two of them never see each other, and
+  // one of them sees another device by its own sources and the other's destinations alone.
+  // Splitting on that keeps the comparison near O(classes × destination classes).
+  const list = [...classes.values()];
+  const isDst = (c: JointClass): boolean => !isEmpty(c.old.dst) || !isEmpty(c.next.dst);
+  const dsts = list.filter(isDst);
+  const nonDsts = list.filter((c) => !isDst(c));
+  const dstsByDst = aggregate(dsts, (m) => bitsKey(m.dst));
+  const nonDstsBySrc = aggregate(nonDsts, (m) => bitsKey(m.src));
+  const mark = (a: JointClass, b: Aggregate, includesA: boolean): void => {
+    for (const e of a.members) {
+      // Pairs of one user's devices are settled exactly below; count the others in b.
+      const same = e.userId !== null ? (b.perUser.get(e.userId) ?? 0) : includesA ? 1 : 0;
+      if (b.count - same > 0) views.add(e.device.id);
+    }
+  };
+  for (const a of nonDsts) {
+    for (const b of dstsByDst) {
+      if (intersects(a.old.src, b.old.dst) !== intersects(a.next.src, b.next.dst))
+        mark(a, b, false);
+    }
+  }
+  for (const a of dsts) {
+    for (const b of nonDstsBySrc) {
+      if (intersects(b.old.src, a.old.dst) !== intersects(b.next.src, a.next.dst))
+        mark(a, b, false);
+    }
+    for (const b of dsts) {
+      if (plainVisible(a.old, b.old) !== plainVisible(a.next, b.next)) {
+        mark(a, { old: b.old, next: b.next, count: b.members.length, perUser: b.perUser }, a === b);
       }
     }
   }

@@ -27,7 +27,12 @@ interface Case {
 
 const CASES: Case[] = [
   // min-client-version
-  { name: 'client at minimum', check: '{"kind": "min-client-version", "version": "1.4.0"}', info: { clientVersion: '1.4.0' }, passed: true },
+  {
+    name: 'client at minimum',
+    check: '{"kind": "min-client-version", "version": "1.4.0"}',
+    info: { clientVersion: '1.4.0' },
+    passed: true,
+  },
   {
     name: 'client too old',
     check: '{"kind": "min-client-version", "version": "1.4.0"}',
@@ -90,7 +95,12 @@ const CASES: Case[] = [
     reason: /could not read/,
   },
   // geolocation
-  { name: 'allowed country', check: '{"kind": "geolocation", "action": "allow", "countries": ["DE"]}', publicIp: '192.0.2.1', passed: true },
+  {
+    name: 'allowed country',
+    check: '{"kind": "geolocation", "action": "allow", "countries": ["DE"]}',
+    publicIp: '192.0.2.1',
+    passed: true,
+  },
   {
     name: 'country not allowed',
     check: '{"kind": "geolocation", "action": "allow", "countries": ["DE", "FR"]}',
@@ -105,8 +115,18 @@ const CASES: Case[] = [
     passed: false,
     reason: /not allowed from RU/,
   },
-  { name: 'not a denied country', check: '{"kind": "geolocation", "action": "deny", "countries": ["RU"]}', publicIp: '2001:db8::1', passed: true },
-  { name: 'unknown location passes a deny-list', check: '{"kind": "geolocation", "action": "deny", "countries": ["RU"]}', publicIp: '8.8.8.8', passed: true },
+  {
+    name: 'not a denied country',
+    check: '{"kind": "geolocation", "action": "deny", "countries": ["RU"]}',
+    publicIp: '2001:db8::1',
+    passed: true,
+  },
+  {
+    name: 'unknown location passes a deny-list',
+    check: '{"kind": "geolocation", "action": "deny", "countries": ["RU"]}',
+    publicIp: '8.8.8.8',
+    passed: true,
+  },
   {
     name: 'unknown location fails an allow-list',
     check: '{"kind": "geolocation", "action": "allow", "countries": ["DE"]}',
@@ -141,7 +161,8 @@ const CASES: Case[] = [
     check: '{"kind": "local-network", "action": "allow", "ranges": ["192.168.10.0/24"]}',
     info: { posture: { runningProcesses: [], localNetworks: ['10.9.0.0/16'] } },
     passed: false,
-    reason: /^Connect to one of these networks: 192\.168\.10\.0\/24 \(this device is on 10\.9\.0\.0\/16\)\.$/,
+    reason:
+      /^Connect to one of these networks: 192\.168\.10\.0\/24 \(this device is on 10\.9\.0\.0\/16\)\.$/,
   },
   {
     name: 'on a denied network',
@@ -159,7 +180,8 @@ const CASES: Case[] = [
   // process
   {
     name: 'required process running',
-    check: '{"kind": "process", "processes": [{"linux": "/opt/edr/agent", "windows": "C:\\\\EDR\\\\agent.exe"}]}',
+    check:
+      '{"kind": "process", "processes": [{"linux": "/opt/edr/agent", "windows": "C:\\\\EDR\\\\agent.exe"}]}',
     info: { os: 'linux', posture: { runningProcesses: ['/opt/edr/agent'], localNetworks: [] } },
     passed: true,
   },
@@ -173,7 +195,11 @@ const CASES: Case[] = [
   {
     name: 'windows paths compare case-insensitively',
     check: '{"kind": "process", "processes": [{"windows": "C:\\\\EDR\\\\agent.exe"}]}',
-    info: { os: 'windows', osVersion: '10.0.22631', posture: { runningProcesses: ['c:\\edr\\AGENT.exe'], localNetworks: [] } },
+    info: {
+      os: 'windows',
+      osVersion: '10.0.22631',
+      posture: { runningProcesses: ['c:\\edr\\AGENT.exe'], localNetworks: [] },
+    },
     passed: true,
   },
   {
@@ -209,7 +235,11 @@ describe('posture checks', () => {
         {"kind": "min-client-version", "name": "latest", "version": "9.0.0"},
       ],
     }}`);
-    const ev = evaluatePostures(p, { hostInfo: hostInfo({ clientVersion: '1.4.0' }), publicIp: null }, null);
+    const ev = evaluatePostures(
+      p,
+      { hostInfo: hostInfo({ clientVersion: '1.4.0' }), publicIp: null },
+      null,
+    );
     expect(ev.results.map((r) => [r.check, r.kind, r.passed])).toEqual([
       ['posture:a/min-client-version', 'min-client-version', true],
       ['posture:b/min-client-version', 'min-client-version', true],
@@ -220,7 +250,9 @@ describe('posture checks', () => {
 
   it('keeps long reasons within the wire bound', () => {
     const long = `/opt/${'x'.repeat(3000)}`;
-    const p = mustParse(`{"postures": {"posture:a": [{"kind": "process", "processes": [{"linux": ${JSON.stringify(long)}}]}]}}`);
+    const p = mustParse(
+      `{"postures": {"posture:a": [{"kind": "process", "processes": [{"linux": ${JSON.stringify(long)}}]}]}}`,
+    );
     const ev = evaluatePostures(p, { hostInfo: hostInfo(), publicIp: null }, null);
     expect(PostureResult.safeParse(ev.results[0]).success).toBe(true);
   });

@@ -42,7 +42,16 @@ describe('prefix arithmetic', () => {
   it('treats the internet as public unicast only', () => {
     expect(isInternetAddr(A('8.8.8.8'))).toBe(true);
     expect(isInternetAddr(A('2606:4700::1111'))).toBe(true);
-    for (const a of ['10.1.1.1', '192.168.1.1', '172.20.0.1', '100.64.0.1', '127.0.0.1', 'fd7a::1', 'fe80::1', '224.0.0.1']) {
+    for (const a of [
+      '10.1.1.1',
+      '192.168.1.1',
+      '172.20.0.1',
+      '100.64.0.1',
+      '127.0.0.1',
+      'fd7a::1',
+      'fe80::1',
+      '224.0.0.1',
+    ]) {
       expect(isInternetAddr(A(a)), a).toBe(false);
     }
     // Fewest prefixes: a few dozen (51 today), not thousands.
@@ -54,21 +63,30 @@ describe('prefix arithmetic', () => {
       .tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 32 }))
       .map(([v, bits]) => makePrefix(false, BigInt(v), bits));
     fc.assert(
-      fc.property(prefix4, fc.array(prefix4, { maxLength: 5 }), fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 30 }), (universe, excluded, probes) => {
-        const out = subtract(universe, excluded);
-        // Pieces are disjoint and inside the universe.
-        for (let i = 0; i < out.length; i++) {
-          expect(containsPrefix(universe, out[i] as Prefix)).toBe(true);
-          for (let j = i + 1; j < out.length; j++) expect(overlaps(out[i] as Prefix, out[j] as Prefix)).toBe(false);
-        }
-        // Membership agrees with the definition on probes, including each piece's edges.
-        const edges = [universe, ...excluded].flatMap((p) => [p.net, p.net + (1n << BigInt(32 - p.bits)) - 1n]);
-        for (const v of [...probes.map(BigInt), ...edges]) {
-          const a = { v6: false, value: v };
-          const want = containsAddr(universe, a) && !excluded.some((e) => containsAddr(e, a));
-          expect(out.some((p) => containsAddr(p, a))).toBe(want);
-        }
-      }),
+      fc.property(
+        prefix4,
+        fc.array(prefix4, { maxLength: 5 }),
+        fc.array(fc.integer({ min: 0, max: 0xffffffff }), { maxLength: 30 }),
+        (universe, excluded, probes) => {
+          const out = subtract(universe, excluded);
+          // Pieces are disjoint and inside the universe.
+          for (let i = 0; i < out.length; i++) {
+            expect(containsPrefix(universe, out[i] as Prefix)).toBe(true);
+            for (let j = i + 1; j < out.length; j++)
+              expect(overlaps(out[i] as Prefix, out[j] as Prefix)).toBe(false);
+          }
+          // Membership agrees with the definition on probes, including each piece's edges.
+          const edges = [universe, ...excluded].flatMap((p) => [
+            p.net,
+            p.net + (1n << BigInt(32 - p.bits)) - 1n,
+          ]);
+          for (const v of [...probes.map(BigInt), ...edges]) {
+            const a = { v6: false, value: v };
+            const want = containsAddr(universe, a) && !excluded.some((e) => containsAddr(e, a));
+            expect(out.some((p) => containsAddr(p, a))).toBe(want);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

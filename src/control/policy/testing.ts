@@ -7,7 +7,8 @@ import type { PolicyRole, PolicyUser } from './match.js';
 
 export function mustParse(text: string, opts?: ParseOptions): Policy {
   const r = parsePolicy(text, opts);
-  if (!r.ok) throw new Error(`policy does not parse:\n${r.error.map(formatPolicyError).join('\n')}`);
+  if (!r.ok)
+    throw new Error(`policy does not parse:\n${r.error.map(formatPolicyError).join('\n')}`);
   return r.value;
 }
 

@@ -16,7 +16,20 @@ const bad = (argv: string[]) => {
 describe('parseCommand', () => {
   it('parses up with login flags, prefs flags and a timeout', () => {
     expect(
-      ok(['up', '--control-url', 'http://127.0.0.1:8080', '--auth-key', 'tr_auth_x', '--hostname', 'box', '--accept-routes', '--advertise-routes', '10.1.0.0/16, 10.2.0.0/16', '--timeout', '2m']),
+      ok([
+        'up',
+        '--control-url',
+        'http://127.0.0.1:8080',
+        '--auth-key',
+        'tr_auth_x',
+        '--hostname',
+        'box',
+        '--accept-routes',
+        '--advertise-routes',
+        '10.1.0.0/16, 10.2.0.0/16',
+        '--timeout',
+        '2m',
+      ]),
     ).toEqual({
       cmd: 'up',
       socket: null,
@@ -31,24 +44,46 @@ describe('parseCommand', () => {
   });
 
   it('takes boolean settings bare or as =true/=false', () => {
-    expect(ok(['set', '--accept-routes=false', '--block-incoming', '--accept-dns=no', '--exit-node-allow-lan-access=1', '--advertise-exit-node'])).toEqual({
+    expect(
+      ok([
+        'set',
+        '--accept-routes=false',
+        '--block-incoming',
+        '--accept-dns=no',
+        '--exit-node-allow-lan-access=1',
+        '--advertise-exit-node',
+      ]),
+    ).toEqual({
       cmd: 'set',
       socket: null,
-      prefs: { acceptRoutes: false, blockIncoming: true, acceptDNS: false, exitNodeAllowLAN: true, advertiseExitNode: true },
+      prefs: {
+        acceptRoutes: false,
+        blockIncoming: true,
+        acceptDNS: false,
+        exitNodeAllowLAN: true,
+        advertiseExitNode: true,
+      },
     });
     expect(bad(['set', '--accept-routes=maybe'])).toMatch(/--accept-routes takes true or false/);
   });
 
   it('parses exit node selectors', () => {
-    expect(ok(['set', '--exit-node', 'auto'])).toMatchObject({ prefs: { exitNode: { type: 'auto' } } });
+    expect(ok(['set', '--exit-node', 'auto'])).toMatchObject({
+      prefs: { exitNode: { type: 'auto' } },
+    });
     expect(ok(['set', '--exit-node='])).toMatchObject({ prefs: { exitNode: null } });
     expect(parseExitNode('100.64.0.7')).toEqual({ type: 'address', address: '100.64.0.7' });
     expect(parseExitNode('FD7A::1')).toEqual({ type: 'address', address: 'fd7a::1' });
-    expect(parseExitNode('Exit-1.acme.trellis.')).toEqual({ type: 'name', name: 'exit-1.acme.trellis' });
+    expect(parseExitNode('Exit-1.acme.trellis.')).toEqual({
+      type: 'name',
+      name: 'exit-1.acme.trellis',
+    });
   });
 
   it('refuses routes that are not prefixes, naming the one meant', () => {
-    expect(bad(['set', '--advertise-routes', '10.1.2.3/16'])).toMatch(/did you mean 10\.1\.0\.0\/16/);
+    expect(bad(['set', '--advertise-routes', '10.1.2.3/16'])).toMatch(
+      /did you mean 10\.1\.0\.0\/16/,
+    );
     expect(bad(['set', '--advertise-routes', 'nope'])).toMatch(/advertise-routes/);
     expect(ok(['set', '--advertise-routes='])).toMatchObject({ prefs: { advertiseRoutes: [] } });
   });
@@ -56,14 +91,34 @@ describe('parseCommand', () => {
   it('parses status, ip, ping, version and netcheck', () => {
     expect(ok(['status', '--json'])).toEqual({ cmd: 'status', socket: null, json: true });
     expect(ok(['ip', '-4'])).toEqual({ cmd: 'ip', socket: null, family: 4, peer: null });
-    expect(ok(['ip', '-6', 'peer-1'])).toEqual({ cmd: 'ip', socket: null, family: 6, peer: 'peer-1' });
-    expect(ok(['ping', 'peer-1', '-c', '3', '--timeout', '500ms'])).toEqual({ cmd: 'ping', socket: null, peer: 'peer-1', count: 3, timeoutMs: 500 });
+    expect(ok(['ip', '-6', 'peer-1'])).toEqual({
+      cmd: 'ip',
+      socket: null,
+      family: 6,
+      peer: 'peer-1',
+    });
+    expect(ok(['ping', 'peer-1', '-c', '3', '--timeout', '500ms'])).toEqual({
+      cmd: 'ping',
+      socket: null,
+      peer: 'peer-1',
+      count: 3,
+      timeoutMs: 500,
+    });
     expect(ok(['ping', 'peer-1'])).toMatchObject({ count: 4, timeoutMs: 2000 });
     expect(ok(['version'])).toEqual({ cmd: 'version', socket: null, json: false });
-    expect(ok(['netcheck', '--socket', '/tmp/x.sock'])).toEqual({ cmd: 'netcheck', socket: '/tmp/x.sock', json: false });
+    expect(ok(['netcheck', '--socket', '/tmp/x.sock'])).toEqual({
+      cmd: 'netcheck',
+      socket: '/tmp/x.sock',
+      json: false,
+    });
     expect(ok(['down'])).toEqual({ cmd: 'down', socket: null });
     expect(ok(['logout'])).toEqual({ cmd: 'logout', socket: null });
-    expect(ok(['login', '--auth-key', 'k'])).toEqual({ cmd: 'login', socket: null, authKey: 'k', timeoutMs: null });
+    expect(ok(['login', '--auth-key', 'k'])).toEqual({
+      cmd: 'login',
+      socket: null,
+      authKey: 'k',
+      timeoutMs: null,
+    });
   });
 
   it('refuses mistakes with one clear line', () => {
@@ -88,10 +143,28 @@ describe('parseCommand', () => {
 
   it('never throws on arbitrary argument lists', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.string(), fc.constantFrom('up', 'set', 'ping', '--accept-routes', '-c', '--socket', '--exit-node', '-4')), { maxLength: 8 }), (argv) => {
-        const r = parseCommand(argv);
-        return r.ok || typeof r.error.message === 'string';
-      }),
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.string(),
+            fc.constantFrom(
+              'up',
+              'set',
+              'ping',
+              '--accept-routes',
+              '-c',
+              '--socket',
+              '--exit-node',
+              '-4',
+            ),
+          ),
+          { maxLength: 8 },
+        ),
+        (argv) => {
+          const r = parseCommand(argv);
+          return r.ok || typeof r.error.message === 'string';
+        },
+      ),
     );
   });
 });

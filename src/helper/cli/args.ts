@@ -5,7 +5,11 @@
 import { parseArgs } from 'node:util';
 import { canonicalIp, normalizeCidr } from '../../shared/ip.js';
 import { err, ok, type Result } from '../../shared/result.js';
-import { MAX_PING_COUNT, type ExitNodeSelector, type PrefsPatch } from '../../shared/schema/localapi.js';
+import {
+  MAX_PING_COUNT,
+  type ExitNodeSelector,
+  type PrefsPatch,
+} from '../../shared/schema/localapi.js';
 
 export interface Global {
   /** --socket; null uses TRELLIS_SOCKET or the default path. */
@@ -33,7 +37,12 @@ export type Command = Global &
     | { readonly cmd: 'logout' }
     | { readonly cmd: 'status'; readonly json: boolean }
     | { readonly cmd: 'ip'; readonly family: 4 | 6 | null; readonly peer: string | null }
-    | { readonly cmd: 'ping'; readonly peer: string; readonly count: number; readonly timeoutMs: number }
+    | {
+        readonly cmd: 'ping';
+        readonly peer: string;
+        readonly count: number;
+        readonly timeoutMs: number;
+      }
     | { readonly cmd: 'version'; readonly json: boolean }
     | { readonly cmd: 'set'; readonly prefs: PrefsPatch }
     | { readonly cmd: 'netcheck'; readonly json: boolean }
@@ -42,7 +51,19 @@ export type Command = Global &
 
 export type UsageError = { readonly message: string };
 
-const COMMANDS = ['up', 'down', 'login', 'logout', 'status', 'ip', 'ping', 'version', 'set', 'netcheck', 'help'] as const;
+const COMMANDS = [
+  'up',
+  'down',
+  'login',
+  'logout',
+  'status',
+  'ip',
+  'ping',
+  'version',
+  'set',
+  'netcheck',
+  'help',
+] as const;
 
 /** Flags that may be given bare (`--accept-routes`) or with a value (`--accept-routes=false`). */
 const PREF_BOOL_FLAGS = {
@@ -57,9 +78,14 @@ type StringOpt = { type: 'string'; short?: string };
 type BoolOpt = { type: 'boolean'; short?: string };
 type Options = Record<string, StringOpt | BoolOpt>;
 
-const globalOptions: Options = { socket: { type: 'string' }, help: { type: 'boolean', short: 'h' } };
+const globalOptions: Options = {
+  socket: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+};
 const prefOptions: Options = {
-  ...Object.fromEntries(Object.keys(PREF_BOOL_FLAGS).map((k) => [k, { type: 'string' } as StringOpt])),
+  ...Object.fromEntries(
+    Object.keys(PREF_BOOL_FLAGS).map((k) => [k, { type: 'string' } as StringOpt]),
+  ),
   hostname: { type: 'string' },
   'advertise-routes': { type: 'string' },
   'exit-node': { type: 'string' },
@@ -86,7 +112,8 @@ export function parseDuration(text: string): Result<number, UsageError> {
   if (!m) return err({ message: `not a duration: ${JSON.stringify(text)} (try 30s, 2m)` });
   const n = Number(m[1]);
   const unit = m[2] ?? 's';
-  const ms = unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
+  const ms =
+    unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3_600_000;
   return ok(Math.round(ms));
 }
 
@@ -102,17 +129,25 @@ export function parseExitNode(text: string): ExitNodeSelector {
 
 function parseRoutes(text: string): Result<string[], UsageError> {
   const out: string[] = [];
-  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const r = normalizeCidr(part);
     if (!r.ok) return err({ message: `--advertise-routes: ${r.error.message}` });
-    if (r.value !== part) return err({ message: `--advertise-routes: ${part} has host bits set; did you mean ${r.value}?` });
+    if (r.value !== part)
+      return err({
+        message: `--advertise-routes: ${part} has host bits set; did you mean ${r.value}?`,
+      });
     out.push(r.value);
   }
   return ok(out);
 }
 
 /** The prefs patch the shared pref flags describe (only flags that were given). */
-function prefsFrom(values: Record<string, string | boolean | undefined>): Result<PrefsPatch, UsageError> {
+function prefsFrom(
+  values: Record<string, string | boolean | undefined>,
+): Result<PrefsPatch, UsageError> {
   const patch: Record<string, unknown> = {};
   for (const [flag, key] of Object.entries(PREF_BOOL_FLAGS)) {
     const v = values[flag];
@@ -121,7 +156,8 @@ function prefsFrom(values: Record<string, string | boolean | undefined>): Result
     if (!b.ok) return b;
     patch[key] = b.value;
   }
-  if (typeof values.hostname === 'string') patch.hostname = values.hostname === '' ? null : values.hostname;
+  if (typeof values.hostname === 'string')
+    patch.hostname = values.hostname === '' ? null : values.hostname;
   if (typeof values['advertise-routes'] === 'string') {
     const r = parseRoutes(values['advertise-routes']);
     if (!r.ok) return r;
@@ -144,17 +180,26 @@ function parse(args: readonly string[], options: Options) {
       allowPositionals: true,
       strict: true,
     });
-    return ok({ values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals });
+    return ok({
+      values: r.values as Record<string, string | boolean | undefined>,
+      positionals: r.positionals,
+    });
   } catch (e) {
-    return err({ message: (e as Error).message.replace(/\. To specify a positional argument.*$/s, '') });
+    return err({
+      message: (e as Error).message.replace(/\. To specify a positional argument.*$/s, ''),
+    });
   }
 }
 
 function noPositionals(cmd: string, positionals: string[]): UsageError | null {
-  return positionals.length ? { message: `${cmd} takes no arguments (got ${JSON.stringify(positionals[0])})` } : null;
+  return positionals.length
+    ? { message: `${cmd} takes no arguments (got ${JSON.stringify(positionals[0])})` }
+    : null;
 }
 
-function timeoutOf(values: Record<string, string | boolean | undefined>): Result<number | null, UsageError> {
+function timeoutOf(
+  values: Record<string, string | boolean | undefined>,
+): Result<number | null, UsageError> {
   if (typeof values.timeout !== 'string') return ok(null);
   const d = parseDuration(values.timeout);
   return d.ok ? ok(d.value > 0 ? d.value : null) : d;
@@ -162,7 +207,8 @@ function timeoutOf(values: Record<string, string | boolean | undefined>): Result
 
 export function parseCommand(argv: readonly string[]): Result<Command, UsageError> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '-h' || name === '--help') return ok({ cmd: 'help', topic: null, socket: null });
+  if (name === undefined || name === '-h' || name === '--help')
+    return ok({ cmd: 'help', topic: null, socket: null });
   if (!(COMMANDS as readonly string[]).includes(name)) {
     return err({ message: `unknown command ${JSON.stringify(name)}` });
   }
@@ -222,12 +268,14 @@ export function parseCommand(argv: readonly string[]): Result<Command, UsageErro
     }
     case 'ip': {
       if (positionals.length > 1) return err({ message: 'ip takes at most one peer' });
-      if (values.ipv4 === true && values.ipv6 === true) return err({ message: 'ip: give -4 or -6, not both' });
+      if (values.ipv4 === true && values.ipv6 === true)
+        return err({ message: 'ip: give -4 or -6, not both' });
       const family = values.ipv4 === true ? 4 : values.ipv6 === true ? 6 : null;
       return ok({ cmd, socket, family, peer: positionals[0] ?? null });
     }
     case 'ping': {
-      if (positionals.length !== 1) return err({ message: 'ping needs exactly one peer (a name, FQDN or mesh IP)' });
+      if (positionals.length !== 1)
+        return err({ message: 'ping needs exactly one peer (a name, FQDN or mesh IP)' });
       const count = typeof values.count === 'string' ? Number(values.count) : 4;
       if (!Number.isInteger(count) || count < 1 || count > MAX_PING_COUNT) {
         return err({ message: `ping -c takes a whole number from 1 to ${MAX_PING_COUNT}` });
@@ -236,7 +284,8 @@ export function parseCommand(argv: readonly string[]): Result<Command, UsageErro
       if (typeof values.timeout === 'string') {
         const d = parseDuration(values.timeout);
         if (!d.ok) return d;
-        if (d.value < 100 || d.value > 30_000) return err({ message: 'ping --timeout must be between 100ms and 30s' });
+        if (d.value < 100 || d.value > 30_000)
+          return err({ message: 'ping --timeout must be between 100ms and 30s' });
         timeoutMs = d.value;
       }
       return ok({ cmd, socket, peer: positionals[0] as string, count, timeoutMs });
@@ -246,7 +295,8 @@ export function parseCommand(argv: readonly string[]): Result<Command, UsageErro
       if (bad) return err(bad);
       const prefs = prefsFrom(values);
       if (!prefs.ok) return prefs;
-      if (Object.keys(prefs.value).length === 0) return err({ message: 'set needs at least one setting (see trellis help set)' });
+      if (Object.keys(prefs.value).length === 0)
+        return err({ message: 'set needs at least one setting (see trellis help set)' });
       return ok({ cmd, socket, prefs: prefs.value });
     }
   }
@@ -259,7 +309,11 @@ const commandOptions: Record<(typeof COMMANDS)[number], Options> = {
     'auth-key': { type: 'string' },
     timeout: { type: 'string' },
   },
-  login: { 'control-url': { type: 'string' }, 'auth-key': { type: 'string' }, timeout: { type: 'string' } },
+  login: {
+    'control-url': { type: 'string' },
+    'auth-key': { type: 'string' },
+    timeout: { type: 'string' },
+  },
   down: {},
   logout: {},
   status: { json: { type: 'boolean' } },

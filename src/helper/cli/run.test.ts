@@ -22,7 +22,10 @@ const silent = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {
 async function daemonStub(over: Partial<LocalApiHandlers> = {}) {
   let backend: BackendState = { state: 'needs-login', loginUrl: null };
   const status = (): Status => ({ ...sampleStatus(1), backend });
-  const watch = new WatchHub({ status: async () => status(), prefs: () => samplePrefs() }, { minIntervalMs: 20 });
+  const watch = new WatchHub(
+    { status: async () => status(), prefs: () => samplePrefs() },
+    { minIntervalMs: 20 },
+  );
   const handlers: LocalApiHandlers = {
     status: async () => ok(status()),
     getPrefs: async () => ok(samplePrefs()),
@@ -34,8 +37,22 @@ async function daemonStub(over: Partial<LocalApiHandlers> = {}) {
     down: async () => ok({ backend: { state: 'stopped' as const } }),
     login: async () => ok({ backend }),
     logout: async () => ok({ backend: { state: 'needs-login' as const, loginUrl: null } }),
-    netcheck: async () => apiError('unavailable', 'netcheck is not implemented in this version of trellisd'),
-    ping: async () => ok({ peerId: 'dev-1', peerName: 'peer-1', results: [{ outcome: 'pong' as const, seq: 0, path: { type: 'direct' as const, endpoint: '192.0.2.1:41641' }, latencyMs: 0.8 }, { outcome: 'timeout' as const, seq: 1 }] }),
+    netcheck: async () =>
+      apiError('unavailable', 'netcheck is not implemented in this version of trellisd'),
+    ping: async () =>
+      ok({
+        peerId: 'dev-1',
+        peerName: 'peer-1',
+        results: [
+          {
+            outcome: 'pong' as const,
+            seq: 0,
+            path: { type: 'direct' as const, endpoint: '192.0.2.1:41641' },
+            latencyMs: 0.8,
+          },
+          { outcome: 'timeout' as const, seq: 1 },
+        ],
+      }),
     suggestExitNode: async () => ok({ suggestion: null }),
     ...over,
   };
@@ -86,7 +103,9 @@ describe('trellis CLI', () => {
   it('up gives up after --timeout with one line', async () => {
     const d = await daemonStub();
     const o = io();
-    expect(await runCli(['up', '--socket', d.socket, '--timeout', '200ms'], o.cli)).toBe(EXIT_FAILURE);
+    expect(await runCli(['up', '--socket', d.socket, '--timeout', '200ms'], o.cli)).toBe(
+      EXIT_FAILURE,
+    );
     expect(o.err()).toMatch(/trellis: timed out after 0s waiting for Trellis to come up\n$/);
   });
 
@@ -98,7 +117,10 @@ describe('trellis CLI', () => {
     expect(t.out()).toContain('peer-1  100.64.0.2  linux');
     const j = io({ TRELLIS_SOCKET: d.socket });
     expect(await runCli(['status', '--json'], j.cli)).toBe(EXIT_OK);
-    expect(JSON.parse(j.out())).toMatchObject({ daemonVersion: '0.1.0', peers: [{ name: 'peer-1' }] });
+    expect(JSON.parse(j.out())).toMatchObject({
+      daemonVersion: '0.1.0',
+      peers: [{ name: 'peer-1' }],
+    });
   });
 
   it('ip prints own and peer addresses', async () => {
@@ -118,7 +140,9 @@ describe('trellis CLI', () => {
     const d = await daemonStub();
     const o = io();
     expect(await runCli(['ping', 'peer-1', '-c', '2', '--socket', d.socket], o.cli)).toBe(EXIT_OK);
-    expect(o.out()).toBe('pong from peer-1 via 192.0.2.1:41641 in 0.8ms\ntimeout waiting for peer-1 (seq 1)\n');
+    expect(o.out()).toBe(
+      'pong from peer-1 via 192.0.2.1:41641 in 0.8ms\ntimeout waiting for peer-1 (seq 1)\n',
+    );
   });
 
   it('reports daemon errors, a missing daemon and usage errors as one line with a non-zero exit', async () => {
@@ -127,7 +151,12 @@ describe('trellis CLI', () => {
     expect(await runCli(['netcheck', '--socket', d.socket], n.cli)).toBe(EXIT_FAILURE);
     expect(n.err()).toBe('trellis: netcheck is not implemented in this version of trellisd\n');
     const m = io();
-    expect(await runCli(['status', '--socket', path.join(os.tmpdir(), `none-${process.pid}.sock`)], m.cli)).toBe(EXIT_FAILURE);
+    expect(
+      await runCli(
+        ['status', '--socket', path.join(os.tmpdir(), `none-${process.pid}.sock`)],
+        m.cli,
+      ),
+    ).toBe(EXIT_FAILURE);
     expect(m.err()).toBe('trellis: trellisd is not running (no one is listening on its socket)\n');
     const u = io();
     expect(await runCli(['status', '--nope'], u.cli)).toBe(EXIT_USAGE);

@@ -2,7 +2,13 @@
  * Runs one `trellis` command against the daemon's LocalAPI. Output goes through a small I/O
  * interface so tests drive it in-process; errors are one line on stderr and a non-zero exit.
  */
-import type { BackendState, NetcheckReport, PeerStatus, Status, WatchEvent } from '../../shared/schema/localapi.js';
+import type {
+  BackendState,
+  NetcheckReport,
+  PeerStatus,
+  Status,
+  WatchEvent,
+} from '../../shared/schema/localapi.js';
 import { LOCALAPI_VERSION } from '../../shared/schema/localapi.js';
 import { TRELLIS_VERSION } from '../../shared/version.js';
 import { LocalApiClient, type LocalApiClientError } from '../localapi/client.js';
@@ -52,7 +58,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 const failed = (e: LocalApiClientError): Fail => ({ fail: e.message });
 
-async function execute(cmd: Exclude<Command, { cmd: 'help' }>, client: LocalApiClient, io: CliIo): Promise<number | Fail> {
+async function execute(
+  cmd: Exclude<Command, { cmd: 'help' }>,
+  client: LocalApiClient,
+  io: CliIo,
+): Promise<number | Fail> {
   switch (cmd.cmd) {
     case 'up': {
       if (Object.keys(cmd.prefs).length) {
@@ -70,7 +80,11 @@ async function execute(cmd: Exclude<Command, { cmd: 'help' }>, client: LocalApiC
     case 'login': {
       const r = await client.login(
         cmd.authKey
-          ? { method: 'auth-key', authKey: cmd.authKey, ...(cmd.controlUrl ? { controlUrl: cmd.controlUrl } : {}) }
+          ? {
+              method: 'auth-key',
+              authKey: cmd.authKey,
+              ...(cmd.controlUrl ? { controlUrl: cmd.controlUrl } : {}),
+            }
           : { method: 'interactive', ...(cmd.controlUrl ? { controlUrl: cmd.controlUrl } : {}) },
       );
       if (!r.ok) return failed(r.error);
@@ -90,14 +104,21 @@ async function execute(cmd: Exclude<Command, { cmd: 'help' }>, client: LocalApiC
     case 'status': {
       const r = await client.status();
       if (!r.ok) return failed(r.error);
-      io.stdout(cmd.json ? `${JSON.stringify(r.value, null, 2)}\n` : `${renderStatus(r.value, io.now())}\n`);
+      io.stdout(
+        cmd.json ? `${JSON.stringify(r.value, null, 2)}\n` : `${renderStatus(r.value, io.now())}\n`,
+      );
       return EXIT_OK;
     }
     case 'ip': {
       const r = await client.status();
       if (!r.ok) return failed(r.error);
       const addrs = cmd.peer ? findPeer(r.value, cmd.peer)?.addresses : r.value.self?.addresses;
-      if (!addrs) return { fail: cmd.peer ? `no peer ${JSON.stringify(cmd.peer)}` : 'no addresses yet: run trellis up' };
+      if (!addrs)
+        return {
+          fail: cmd.peer
+            ? `no peer ${JSON.stringify(cmd.peer)}`
+            : 'no addresses yet: run trellis up',
+        };
       if (cmd.family !== 6) io.stdout(`${addrs.ipv4}\n`);
       if (cmd.family !== 4) io.stdout(`${addrs.ipv6}\n`);
       return EXIT_OK;
@@ -126,7 +147,10 @@ async function execute(cmd: Exclude<Command, { cmd: 'help' }>, client: LocalApiC
         );
       } else {
         io.stdout(`trellis ${TRELLIS_VERSION} (LocalAPI ${LOCALAPI_VERSION})\n`);
-        if (h.ok) io.stdout(`trellisd ${h.value.daemonVersion} (LocalAPI ${h.value.minProtocolVersion}..${h.value.protocolVersion})\n`);
+        if (h.ok)
+          io.stdout(
+            `trellisd ${h.value.daemonVersion} (LocalAPI ${h.value.minProtocolVersion}..${h.value.protocolVersion})\n`,
+          );
       }
       return h.ok ? EXIT_OK : { fail: `cannot ask trellisd: ${h.error.message}` };
     }
@@ -148,7 +172,12 @@ export function findPeer(s: Status, q: string): PeerStatus | null {
   const query = q.trim().toLowerCase().replace(/\.$/, '');
   return (
     s.peers.find(
-      (p) => p.id === q || p.name === query || p.fqdn === query || p.addresses.ipv4 === query || p.addresses.ipv6 === query,
+      (p) =>
+        p.id === q ||
+        p.name === query ||
+        p.fqdn === query ||
+        p.addresses.ipv4 === query ||
+        p.addresses.ipv6 === query,
     ) ?? null
   );
 }
@@ -169,7 +198,9 @@ export function renderNetcheck(r: NetcheckReport): string {
 }
 
 /** What the user is waiting for in each state; null when the wait is over. */
-export function waitingFor(b: BackendState): { done: 'ok' } | { done: 'fail'; message: string } | { text: string } {
+export function waitingFor(
+  b: BackendState,
+): { done: 'ok' } | { done: 'fail'; message: string } | { text: string } {
   switch (b.state) {
     case 'running':
       return { done: 'ok' };
@@ -235,7 +266,16 @@ async function waitUntilRunning(
   const outcome = await new Promise<{ ok: true } | Fail>((resolve) => {
     let settled = false;
     let handle: { close(): void } | null = null;
-    const timer = timeoutMs === null ? null : setTimeout(() => finish({ fail: `timed out after ${Math.round(timeoutMs / 1000)}s waiting for Trellis to come up` }), timeoutMs);
+    const timer =
+      timeoutMs === null
+        ? null
+        : setTimeout(
+            () =>
+              finish({
+                fail: `timed out after ${Math.round(timeoutMs / 1000)}s waiting for Trellis to come up`,
+              }),
+            timeoutMs,
+          );
     const finish = (o: { ok: true } | Fail) => {
       if (settled) return;
       settled = true;
@@ -253,7 +293,11 @@ async function waitUntilRunning(
       show(ev.status.backend);
     };
     void client
-      .watch({ event: onEvent, closed: (e) => finish({ fail: `lost the connection to trellisd${e ? `: ${e.message}` : ''}` }) })
+      .watch({
+        event: onEvent,
+        closed: (e) =>
+          finish({ fail: `lost the connection to trellisd${e ? `: ${e.message}` : ''}` }),
+      })
       .then((r) => {
         if (!r.ok) return finish(failed(r.error));
         if (settled) r.value.close();

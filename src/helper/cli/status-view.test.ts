@@ -20,14 +20,29 @@ describe('format', () => {
   });
 
   it('aligns columns without trailing spaces', () => {
-    expect(renderTable(['A', 'BB'], [['xxx', 'y'], ['z', '']])).toBe('A    BB\nxxx  y\nz');
+    expect(
+      renderTable(
+        ['A', 'BB'],
+        [
+          ['xxx', 'y'],
+          ['z', ''],
+        ],
+      ),
+    ).toBe('A    BB\nxxx  y\nz');
   });
 });
 
 describe('renderStatus', () => {
   it('shows this device, a peer table with path, endpoint, handshake and traffic, and health', () => {
     const s = sampleStatus(2);
-    s.health = [{ code: 'control-unreachable', severity: 'warning', message: 'not connected to control', since: null }];
+    s.health = [
+      {
+        code: 'control-unreachable',
+        severity: 'warning',
+        message: 'not connected to control',
+        since: null,
+      },
+    ];
     const text = renderStatus(s, now);
     expect(text.split('\n')).toEqual([
       'State:    running',
@@ -44,8 +59,12 @@ describe('renderStatus', () => {
   });
 
   it('says so when there are no peers, and explains each backend state', () => {
-    expect(renderStatus({ ...sampleStatus(0), self: null, network: null }, now)).toContain('No peers.');
-    expect(describeBackend({ state: 'needs-login', loginUrl: 'http://x/login/1' })).toBe('needs login (visit http://x/login/1)');
+    expect(renderStatus({ ...sampleStatus(0), self: null, network: null }, now)).toContain(
+      'No peers.',
+    );
+    expect(describeBackend({ state: 'needs-login', loginUrl: 'http://x/login/1' })).toBe(
+      'needs login (visit http://x/login/1)',
+    );
     expect(describeBackend({ state: 'needs-login', loginUrl: null })).toContain('trellis up');
     expect(describeBackend({ state: 'error', message: 'boom' })).toBe('error: boom');
   });

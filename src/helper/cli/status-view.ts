@@ -2,7 +2,16 @@
 import type { BackendState, PeerStatus, Status } from '../../shared/schema/localapi.js';
 import { formatAgo, formatBytes, renderTable } from './format.js';
 
-export const PEER_TABLE_HEADER = ['NAME', 'IP', 'OS', 'ONLINE', 'PATH', 'ENDPOINT', 'HANDSHAKE', 'RX/TX'] as const;
+export const PEER_TABLE_HEADER = [
+  'NAME',
+  'IP',
+  'OS',
+  'ONLINE',
+  'PATH',
+  'ENDPOINT',
+  'HANDSHAKE',
+  'RX/TX',
+] as const;
 
 export function describeBackend(b: BackendState): string {
   switch (b.state) {
@@ -50,13 +59,18 @@ export function peerRows(peers: readonly PeerStatus[], now: Date): string[][] {
 
 export function renderStatus(s: Status, now: Date): string {
   const lines: string[] = [];
-  const control = s.controlUrl ? `${s.controlUrl}, ${s.controlConnected ? 'connected' : 'not connected'}` : 'none';
+  const control = s.controlUrl
+    ? `${s.controlUrl}, ${s.controlConnected ? 'connected' : 'not connected'}`
+    : 'none';
   lines.push(`State:    ${describeBackend(s.backend)}`);
   lines.push(`Control:  ${control}`);
   if (s.self) {
     lines.push(`Device:   ${s.self.fqdn}  ${s.self.addresses.ipv4}  ${s.self.addresses.ipv6}`);
   }
-  if (s.network) lines.push(`Network:  ${s.network.name} (${s.network.domain})${s.user ? `, signed in as ${s.user.email ?? s.user.name}` : ''}`);
+  if (s.network)
+    lines.push(
+      `Network:  ${s.network.name} (${s.network.domain})${s.user ? `, signed in as ${s.user.email ?? s.user.name}` : ''}`,
+    );
   lines.push('');
   lines.push(s.peers.length ? renderTable(PEER_TABLE_HEADER, peerRows(s.peers, now)) : 'No peers.');
   if (s.health.length) {

@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HostInfo } from '../../shared/schema/control/hostinfo.js';
 import { TRELLIS_VERSION } from '../../shared/version.js';
-import { collectHostInfo, localNetworks, parseOsRelease, type HostEnv, type InterfaceAddress } from './hostinfo.js';
+import {
+  collectHostInfo,
+  localNetworks,
+  parseOsRelease,
+  type HostEnv,
+  type InterfaceAddress,
+} from './hostinfo.js';
 
 const DEBIAN = `PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 NAME="Debian GNU/Linux"
@@ -14,11 +20,41 @@ HOME_URL='https://www.debian.org/'
 `;
 
 const ifaces: InterfaceAddress[] = [
-  { interfaceName: 'lo', address: '127.0.0.1', family: 'IPv4', cidr: '127.0.0.1/8', internal: true },
-  { interfaceName: 'eth0', address: '192.168.1.5', family: 'IPv4', cidr: '192.168.1.5/24', internal: false },
-  { interfaceName: 'eth0', address: 'fe80::1', family: 'IPv6', cidr: 'fe80::1/64', internal: false },
-  { interfaceName: 'eth0', address: '2001:db8::5', family: 'IPv6', cidr: '2001:db8::5/64', internal: false },
-  { interfaceName: 'trellis0', address: '100.64.0.1', family: 'IPv4', cidr: '100.64.0.1/32', internal: false },
+  {
+    interfaceName: 'lo',
+    address: '127.0.0.1',
+    family: 'IPv4',
+    cidr: '127.0.0.1/8',
+    internal: true,
+  },
+  {
+    interfaceName: 'eth0',
+    address: '192.168.1.5',
+    family: 'IPv4',
+    cidr: '192.168.1.5/24',
+    internal: false,
+  },
+  {
+    interfaceName: 'eth0',
+    address: 'fe80::1',
+    family: 'IPv6',
+    cidr: 'fe80::1/64',
+    internal: false,
+  },
+  {
+    interfaceName: 'eth0',
+    address: '2001:db8::5',
+    family: 'IPv6',
+    cidr: '2001:db8::5/64',
+    internal: false,
+  },
+  {
+    interfaceName: 'trellis0',
+    address: '100.64.0.1',
+    family: 'IPv4',
+    cidr: '100.64.0.1/32',
+    internal: false,
+  },
 ];
 
 const env: HostEnv = {
@@ -40,13 +76,19 @@ describe('parseOsRelease', () => {
   });
 
   it('never throws on arbitrary text', () => {
-    fc.assert(fc.property(fc.string({ maxLength: 300 }), (t) => typeof parseOsRelease(t) === 'object'));
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (t) => typeof parseOsRelease(t) === 'object'),
+    );
   });
 });
 
 describe('collectHostInfo', () => {
   it('reports the OS facts and the prefs’ advertisements in a HostInfo control accepts', async () => {
-    const h = await collectHostInfo(env, { hostname: null, advertiseRoutes: ['10.1.0.0/16'], advertiseExitNode: true }, 'trellis0');
+    const h = await collectHostInfo(
+      env,
+      { hostname: null, advertiseRoutes: ['10.1.0.0/16'], advertiseExitNode: true },
+      'trellis0',
+    );
     expect(HostInfo.safeParse(h).success).toBe(true);
     expect(h).toEqual({
       hostname: 'Build-Box',
@@ -63,7 +105,11 @@ describe('collectHostInfo', () => {
   });
 
   it('uses the prefs’ hostname over the OS one, and copes without os-release', async () => {
-    const h = await collectHostInfo({ ...env, osRelease: async () => null }, { hostname: 'edge', advertiseRoutes: [], advertiseExitNode: false }, 'trellis0');
+    const h = await collectHostInfo(
+      { ...env, osRelease: async () => null },
+      { hostname: 'edge', advertiseRoutes: [], advertiseExitNode: false },
+      'trellis0',
+    );
     expect(h.hostname).toBe('edge');
     expect(h.osVersion).toBe('');
     expect(h).not.toHaveProperty('description');

@@ -121,7 +121,10 @@ export async function collectHostInfo(
     clientVersion: TRELLIS_VERSION,
     arch: env.arch().slice(0, 32),
     ...(description ? { description: description.slice(0, MAX_DISPLAY_NAME_LENGTH) } : {}),
-    posture: { runningProcesses: [], localNetworks: localNetworks(env.interfaces(), meshInterface) },
+    posture: {
+      runningProcesses: [],
+      localNetworks: localNetworks(env.interfaces(), meshInterface),
+    },
     advertisedRoutes: [...prefs.advertiseRoutes],
     advertiseExitNode: prefs.advertiseExitNode,
   };

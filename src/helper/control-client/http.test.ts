@@ -46,7 +46,11 @@ describe('ControlHttpClient', () => {
       seen = JSON.parse(body);
       json(res, 200, { ...registerResponse, extra: 'ignored' });
     });
-    const req = { nodeKey: sampleKey(3), hostInfo: sampleHostInfo(), auth: { type: 'preauth' as const, key: 'tr_auth_0123456789abcdef' } };
+    const req = {
+      nodeKey: sampleKey(3),
+      hostInfo: sampleHostInfo(),
+      auth: { type: 'preauth' as const, key: 'tr_auth_0123456789abcdef' },
+    };
     const r = await new ControlHttpClient(url).register(req);
     expect(r).toEqual({ ok: true, value: registerResponse });
     expect(seen).toEqual(req);
@@ -54,10 +58,15 @@ describe('ControlHttpClient', () => {
 
   it('returns control’s typed error with status and retryAfter', async () => {
     const url = await serve((_req, _body, res) =>
-      json(res, 429, { error: { code: 'rate_limited', message: 'slow down', retryAfterSeconds: 7 } }),
+      json(res, 429, {
+        error: { code: 'rate_limited', message: 'slow down', retryAfterSeconds: 7 },
+      }),
     );
     const r = await new ControlHttpClient(url).loginStart({});
-    expect(r).toEqual({ ok: false, error: { code: 'rate_limited', message: 'slow down', status: 429, retryAfterSeconds: 7 } });
+    expect(r).toEqual({
+      ok: false,
+      error: { code: 'rate_limited', message: 'slow down', status: 429, retryAfterSeconds: 7 },
+    });
   });
 
   it('calls a 204 device logout a success and sends the credential as a bearer token', async () => {
@@ -96,7 +105,10 @@ describe('ControlHttpClient', () => {
       // …and never finishes: the client must decide from the declared length alone.
     });
     const r = await new ControlHttpClient(url).info();
-    expect(!r.ok && r.error).toMatchObject({ code: 'invalid_response', message: expect.stringContaining('exceeds') });
+    expect(!r.ok && r.error).toMatchObject({
+      code: 'invalid_response',
+      message: expect.stringContaining('exceeds'),
+    });
     for (const s of servers) s.closeAllConnections();
   });
 

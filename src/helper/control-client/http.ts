@@ -12,7 +12,11 @@ import {
   type ControlEndpointName,
   type ControlResponse,
 } from '../../shared/schema/control.js';
-import { LOGIN_POLL_HOLD_SECONDS, type LoginStartRequest, type RegisterRequest } from '../../shared/schema/control/auth.js';
+import {
+  LOGIN_POLL_HOLD_SECONDS,
+  type LoginStartRequest,
+  type RegisterRequest,
+} from '../../shared/schema/control/auth.js';
 import { parseJsonWith } from '../../shared/schema/parse.js';
 import type { ControlClientError } from './errors.js';
 
@@ -26,7 +30,11 @@ export interface ControlHttpOptions {
   readonly timeoutMs?: number;
 }
 
-type Call = { readonly bearer?: string; readonly signal?: AbortSignal; readonly timeoutMs?: number };
+type Call = {
+  readonly bearer?: string;
+  readonly signal?: AbortSignal;
+  readonly timeoutMs?: number;
+};
 
 export class ControlHttpClient {
   private readonly fetchImpl: typeof fetch;
@@ -83,17 +91,31 @@ export class ControlHttpClient {
         redirect: 'error',
       });
     } catch (e) {
-      if (timeout.aborted) return err({ code: 'timeout', message: `${ep.path}: no answer from control in time` });
+      if (timeout.aborted)
+        return err({ code: 'timeout', message: `${ep.path}: no answer from control in time` });
       return err({ code: 'network', message: `${ep.path}: cannot reach control: ${causeOf(e)}` });
     }
     const text = await readBounded(res, MAX_CONTROL_MESSAGE_BYTES);
-    if (!text.ok) return err({ code: 'invalid_response', message: `${ep.path}: ${text.error}`, status: res.status });
+    if (!text.ok)
+      return err({
+        code: 'invalid_response',
+        message: `${ep.path}: ${text.error}`,
+        status: res.status,
+      });
     if (!res.ok) return err(errorFrom(ep.path, res.status, text.value));
     // 204 (device logout) carries no body: that is the Empty response.
     const schema = res.status === 204 ? Empty : ep.response;
-    const parsed = parseJsonWith(schema, res.status === 204 ? '{}' : text.value, MAX_CONTROL_MESSAGE_BYTES);
+    const parsed = parseJsonWith(
+      schema,
+      res.status === 204 ? '{}' : text.value,
+      MAX_CONTROL_MESSAGE_BYTES,
+    );
     if (!parsed.ok) {
-      return err({ code: 'invalid_response', message: `${ep.path}: ${parsed.error.message}`, status: res.status });
+      return err({
+        code: 'invalid_response',
+        message: `${ep.path}: ${parsed.error.message}`,
+        status: res.status,
+      });
     }
     return ok(parsed.value as ControlResponse<N>);
   }
@@ -110,7 +132,11 @@ function errorFrom(path: string, status: number, text: string): ControlClientErr
       ...(e.retryAfterSeconds !== undefined ? { retryAfterSeconds: e.retryAfterSeconds } : {}),
     };
   }
-  return { code: status >= 500 ? 'unavailable' : 'invalid_response', message: `${path}: HTTP ${status}`, status };
+  return {
+    code: status >= 500 ? 'unavailable' : 'invalid_response',
+    message: `${path}: HTTP ${status}`,
+    status,
+  };
 }
 
 /** Reads a response body, refusing more than `max` bytes without buffering them. */

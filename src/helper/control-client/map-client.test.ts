@@ -4,7 +4,13 @@ import { sampleKey, sampleNetmap, samplePeer } from '../../shared/schema/samples
 import { FakeMapServer, type FakeMapConnection } from '../testing/fake-map-server.js';
 import { ManualClock } from '../testing/manual-clock.js';
 import { waitFor } from '../testing/wait.js';
-import { MapClient, mapStreamUrl, STABLE_STREAM_MS, type MapClientOptions, type MapClientState } from './map-client.js';
+import {
+  MapClient,
+  mapStreamUrl,
+  STABLE_STREAM_MS,
+  type MapClientOptions,
+  type MapClientState,
+} from './map-client.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -45,7 +51,9 @@ function full(seq: number, netmap: Netmap = sampleNetmap(2), token = 'tok-1') {
 describe('mapStreamUrl', () => {
   it('switches http to ws and https to wss and appends /v1/map', () => {
     expect(mapStreamUrl('http://127.0.0.1:8080')).toBe('ws://127.0.0.1:8080/v1/map');
-    expect(mapStreamUrl('https://control.example.com/base/')).toBe('wss://control.example.com/base/v1/map');
+    expect(mapStreamUrl('https://control.example.com/base/')).toBe(
+      'wss://control.example.com/base/v1/map',
+    );
   });
 });
 
@@ -56,7 +64,12 @@ describe('MapClient', () => {
     client.start();
     const c = await server.connection(0);
     expect(c.authorization).toBe(`Bearer ${CREDENTIAL}`);
-    expect(await hello(c)).toEqual({ type: 'hello', version: 1, nodeKey: NODE_KEY, discoKey: DISCO_KEY });
+    expect(await hello(c)).toEqual({
+      type: 'hello',
+      version: 1,
+      nodeKey: NODE_KEY,
+      discoKey: DISCO_KEY,
+    });
     // Nothing but the hello until control has sent the map (an early update would be refused).
     await new Promise((r) => setTimeout(r, 50));
     expect(c.received).toHaveLength(1);
@@ -66,15 +79,25 @@ describe('MapClient', () => {
     expect(netmaps[0]?.kind).toBe('full');
     expect(client.connected).toBe(true);
     await waitFor(() => c.received.length === 2, 'update after the map');
-    expect(c.received[1]).toEqual({ type: 'update', endpoints: [{ addr: '192.168.1.10:41641', type: 'local' }] });
+    expect(c.received[1]).toEqual({
+      type: 'update',
+      endpoints: [{ addr: '192.168.1.10:41641', type: 'local' }],
+    });
 
-    c.send({ type: 'delta', seq: 2, patch: { peersAdded: [samplePeer(3)], peersRemoved: ['dev-1'] } });
+    c.send({
+      type: 'delta',
+      seq: 2,
+      patch: { peersAdded: [samplePeer(3)], peersRemoved: ['dev-1'] },
+    });
     await waitFor(() => netmaps.length === 2, 'delta');
     expect(netmaps[1]?.kind).toBe('delta');
     expect(netmaps[1]?.netmap.peers.map((p) => p.id).sort()).toEqual(['dev-2', 'dev-3']);
 
     // A change is sent at once; an unchanged field is not sent again.
-    client.update({ endpoints: [{ addr: '192.168.1.10:41641', type: 'local' }], preferredRelayRegion: 1 });
+    client.update({
+      endpoints: [{ addr: '192.168.1.10:41641', type: 'local' }],
+      preferredRelayRegion: 1,
+    });
     await waitFor(() => c.received.length === 3, 'second update');
     expect(c.received[2]).toEqual({ type: 'update', preferredRelayRegion: 1 });
   });
@@ -134,7 +157,11 @@ describe('MapClient', () => {
     await hello(c0);
     c0.send(full(1));
     await waitFor(() => netmaps.length === 1, 'map');
-    c0.send({ type: 'delta', seq: 2, patch: { peersPatched: [{ id: 'dev-nobody', online: false }] } });
+    c0.send({
+      type: 'delta',
+      seq: 2,
+      patch: { peersPatched: [{ id: 'dev-nobody', online: false }] },
+    });
     const c1 = await server.connection(1);
     expect(await hello(c1)).not.toHaveProperty('resume');
     expect(client.counters.badMessages).toBe(1);
@@ -180,13 +207,18 @@ describe('MapClient', () => {
 
   it('backs off exponentially with jitter while control refuses, honouring retryAfter', async () => {
     const clock = new ManualClock();
-    const { server, client, states } = await setup({ clock, backoff: { initialMs: 1000, maxMs: 8000 } });
+    const { server, client, states } = await setup({
+      clock,
+      backoff: { initialMs: 1000, maxMs: 8000 },
+    });
     server.refuseWith = 503;
     client.start();
     const delays: number[] = [];
     for (let i = 0; i < 5; i++) {
       const s = await waitFor(
-        () => states.filter((x) => x.state === 'backoff')[i] as Extract<MapClientState, { state: 'backoff' }> | undefined,
+        () =>
+          states.filter((x) => x.state === 'backoff')[i] as
+            Extract<MapClientState, { state: 'backoff' }> | undefined,
         `backoff #${i}`,
       );
       delays.push(s.retryInMs);
@@ -202,7 +234,9 @@ describe('MapClient', () => {
     await hello(c);
     c.send({ type: 'error', code: 'unavailable', message: 'db down', retryAfterSeconds: 60 });
     const last = await waitFor(
-      () => states.filter((x) => x.state === 'backoff').length === 6 && (states.at(-1) as Extract<MapClientState, { state: 'backoff' }>),
+      () =>
+        states.filter((x) => x.state === 'backoff').length === 6 &&
+        (states.at(-1) as Extract<MapClientState, { state: 'backoff' }>),
       'backoff after error',
     );
     expect(last.retryInMs).toBe(60_000);
@@ -210,14 +244,21 @@ describe('MapClient', () => {
 
   it('sends keepalives when idle and reconnects, with resume, after silence', async () => {
     const clock = new ManualClock();
-    const { server, client, netmaps } = await setup({ clock, keepaliveMs: 30_000, idleTimeoutMs: 75_000 });
+    const { server, client, netmaps } = await setup({
+      clock,
+      keepaliveMs: 30_000,
+      idleTimeoutMs: 75_000,
+    });
     client.start();
     const c0 = await server.connection(0);
     await hello(c0);
     c0.send(full(3));
     await waitFor(() => netmaps.length === 1, 'map');
     clock.advance(30_000);
-    await waitFor(() => c0.received.some((m) => (m as { type?: string }).type === 'keepalive'), 'keepalive');
+    await waitFor(
+      () => c0.received.some((m) => (m as { type?: string }).type === 'keepalive'),
+      'keepalive',
+    );
     // Control goes quiet (no keepalives, socket still open): after 75 s the client gives up on it.
     clock.advance(STABLE_STREAM_MS + 75_000);
     clock.advance(1_000);

@@ -107,7 +107,13 @@ export function mapStreamUrl(controlUrl: string): string {
 }
 
 export class MapClient extends EventEmitter<MapClientEvents> {
-  readonly counters: MapClientCounters = { connects: 0, fulls: 0, deltas: 0, badMessages: 0, unknownMessages: 0 };
+  readonly counters: MapClientCounters = {
+    connects: 0,
+    fulls: 0,
+    deltas: 0,
+    badMessages: 0,
+    unknownMessages: 0,
+  };
   private current: MapClientState = { state: 'idle' };
   private ws: WebSocket | undefined;
   private generation = 0;
@@ -176,7 +182,8 @@ export class MapClient extends EventEmitter<MapClientEvents> {
       (changed as Record<string, unknown>)[k] = v;
       (this.desired as Record<string, unknown>)[k] = v;
     }
-    if (Object.keys(changed).length && this.subscribedAt !== null) this.send({ type: 'update', ...changed });
+    if (Object.keys(changed).length && this.subscribedAt !== null)
+      this.send({ type: 'update', ...changed });
   }
 
   // -- connection ------------------------------------------------------------------------------
@@ -200,7 +207,8 @@ export class MapClient extends EventEmitter<MapClientEvents> {
     }
     this.ws = ws;
     this.connectTimer = this.clock.setTimeout(() => {
-      if (gen === this.generation && this.subscribedAt === null) this.fail('no netmap from control in time');
+      if (gen === this.generation && this.subscribedAt === null)
+        this.fail('no netmap from control in time');
     }, this.opts.connectTimeoutMs ?? MAP_CONNECT_TIMEOUT_MS);
 
     ws.on('unexpected-response', (req, res) => {
@@ -235,7 +243,9 @@ export class MapClient extends EventEmitter<MapClientEvents> {
         this.reauth('credential-revoked', 'control refused the node credential');
         return;
       }
-      this.fail(`stream closed (${code}${reason.length ? `: ${reason.toString('utf8').slice(0, 120)}` : ''})`);
+      this.fail(
+        `stream closed (${code}${reason.length ? `: ${reason.toString('utf8').slice(0, 120)}` : ''})`,
+      );
     });
     ws.on('error', (e) => {
       if (gen !== this.generation) return;
@@ -263,7 +273,8 @@ export class MapClient extends EventEmitter<MapClientEvents> {
         this.emit('netmap', msg.netmap, 'full');
         return;
       case 'delta': {
-        if (!this.netmap || !this.resume) return this.garbage('delta without a netmap to apply it to');
+        if (!this.netmap || !this.resume)
+          return this.garbage('delta without a netmap to apply it to');
         if (msg.seq !== this.resume.seq + 1) {
           return this.garbage(`sequence gap: expected ${this.resume.seq + 1}, got ${msg.seq}`);
         }
@@ -279,7 +290,10 @@ export class MapClient extends EventEmitter<MapClientEvents> {
       case 'keepalive':
         return;
       case 'error':
-        this.log.warn({ code: msg.code, message: msg.message }, 'control sent an error on the map stream');
+        this.log.warn(
+          { code: msg.code, message: msg.message },
+          'control sent an error on the map stream',
+        );
         this.emit('control-error', msg.code, msg.message);
         if (msg.code === 'unauthorized') return this.reauth('credential-revoked', msg.message);
         if (msg.code === 'key_expired') return this.reauth('key-expired', msg.message);
@@ -304,7 +318,10 @@ export class MapClient extends EventEmitter<MapClientEvents> {
   /** Something control sent does not fit: count it, forget the resume point, reconnect. */
   private garbage(why: string): void {
     this.counters.badMessages += 1;
-    this.log.warn({ error: why.slice(0, 500) }, 'bad message on the map stream; reconnecting without resume');
+    this.log.warn(
+      { error: why.slice(0, 500) },
+      'bad message on the map stream; reconnecting without resume',
+    );
     this.resume = null;
     this.fail(`bad message from control: ${why.slice(0, 200)}`);
   }
@@ -325,7 +342,10 @@ export class MapClient extends EventEmitter<MapClientEvents> {
   }
 
   private scheduleReconnect(reason: string): void {
-    const delay = Math.max(backoffDelayMs(this.attempt, this.random, this.opts.backoff ?? DEFAULT_BACKOFF), this.retryAfterMs);
+    const delay = Math.max(
+      backoffDelayMs(this.attempt, this.random, this.opts.backoff ?? DEFAULT_BACKOFF),
+      this.retryAfterMs,
+    );
     this.retryAfterMs = 0;
     this.setState({ state: 'backoff', attempt: this.attempt, retryInMs: delay, reason });
     this.log.debug({ reason, delay }, 'map stream down; reconnecting');

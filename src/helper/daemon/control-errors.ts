@@ -2,11 +2,18 @@
 import type { ControlClientError } from '../control-client/errors.js';
 import type { LocalApiError } from '../localapi/errors.js';
 
-export function controlFailure(e: ControlClientError, what: string, controlUrl: string): LocalApiError {
+export function controlFailure(
+  e: ControlClientError,
+  what: string,
+  controlUrl: string,
+): LocalApiError {
   switch (e.code) {
     case 'network':
     case 'timeout':
-      return { code: 'unavailable', message: `cannot reach control at ${controlUrl}: ${e.message}` };
+      return {
+        code: 'unavailable',
+        message: `cannot reach control at ${controlUrl}: ${e.message}`,
+      };
     case 'unavailable':
     case 'rate_limited':
     case 'internal':
@@ -19,7 +26,10 @@ export function controlFailure(e: ControlClientError, what: string, controlUrl: 
     case 'conflict':
       return { code: 'conflict', message: `control refused to ${what}: ${e.message}` };
     case 'unsupported_version':
-      return { code: 'unsupported_version', message: `control does not speak this helper's protocol: ${e.message}` };
+      return {
+        code: 'unsupported_version',
+        message: `control does not speak this helper's protocol: ${e.message}`,
+      };
     case 'bad_request':
     case 'not_found':
     case 'too_large':

@@ -97,7 +97,10 @@ const device = (w: World): FakeWireGuardDevice => {
   if (!d) throw new Error('no device');
   return d;
 };
-const wgPeers = (w: World) => device(w).deviceState.peers.map((p) => p.publicKey).sort();
+const wgPeers = (w: World) =>
+  device(w)
+    .deviceState.peers.map((p) => p.publicKey)
+    .sort();
 
 /** Logs in with a pre-auth key and feeds the first netmap; returns the live map connection. */
 async function upAndRunning(w: World, d: Daemon, peers?: Peer[]): Promise<FakeMapConnection> {
@@ -130,7 +133,13 @@ describe('Daemon', () => {
     expect(w.registrations).toHaveLength(1);
     expect(w.registrations[0]).toMatchObject({
       auth: { type: 'preauth', key: AUTH_KEY },
-      hostInfo: { hostname: 'testbox', os: 'linux', osVersion: '12', kernelVersion: '6.1.0-test', clientVersion: '0.1.0' },
+      hostInfo: {
+        hostname: 'testbox',
+        os: 'linux',
+        osVersion: '12',
+        kernelVersion: '6.1.0-test',
+        clientVersion: '0.1.0',
+      },
     });
     expect(conn.authorization).toBe('Bearer tr_node_credential_1_abcdef');
     expect(wgPeers(w)).toEqual([samplePeer(1).nodeKey, samplePeer(2).nodeKey].sort());
@@ -142,8 +151,13 @@ describe('Daemon', () => {
       routes: ['100.64.0.2/32', '100.64.0.3/32', 'fd7a:115c:a1e0::2/128', 'fd7a:115c:a1e0::3/128'],
     });
     // Endpoints: the LAN address with WireGuard's port, as a map update.
-    await waitFor(() => conn.received.find((m) => (m as { endpoints?: unknown }).endpoints), 'endpoints update');
-    const update = conn.received.find((m) => (m as { endpoints?: unknown }).endpoints) as { endpoints: unknown };
+    await waitFor(
+      () => conn.received.find((m) => (m as { endpoints?: unknown }).endpoints),
+      'endpoints update',
+    );
+    const update = conn.received.find((m) => (m as { endpoints?: unknown }).endpoints) as {
+      endpoints: unknown;
+    };
     expect(update.endpoints).toEqual([{ addr: '192.0.2.10:41641', type: 'local' }]);
     const s = await d.status();
     expect(s.controlConnected).toBe(true);
@@ -158,7 +172,11 @@ describe('Daemon', () => {
     const conn = await upAndRunning(w, d);
     const dev = device(w);
     const diffsBefore = dev.diffs.length;
-    conn.send({ type: 'delta', seq: 2, patch: { peersAdded: [samplePeer(3)], peersRemoved: ['dev-1'] } });
+    conn.send({
+      type: 'delta',
+      seq: 2,
+      patch: { peersAdded: [samplePeer(3)], peersRemoved: ['dev-1'] },
+    });
     await waitFor(() => wgPeers(w).includes(samplePeer(3).nodeKey), 'peer 3');
     expect(wgPeers(w)).toEqual([samplePeer(2).nodeKey, samplePeer(3).nodeKey].sort());
     expect(device(w)).toBe(dev);
@@ -223,7 +241,9 @@ describe('Daemon', () => {
     expect(r).toEqual({ ok: true, value: { backend: { state: 'stopped' } } });
     expect(wgPeers(w)).toEqual([]);
     expect(w.os.current).toMatchObject({ addresses: [], routes: [] });
-    expect(JSON.parse(fs.readFileSync(path.join(w.dir, 'prefs.json'), 'utf8')).prefs.wantRunning).toBe(false);
+    expect(
+      JSON.parse(fs.readFileSync(path.join(w.dir, 'prefs.json'), 'utf8')).prefs.wantRunning,
+    ).toBe(false);
     expect(fs.existsSync(path.join(w.dir, 'registration.json'))).toBe(true);
     const n = w.control.connections.length;
     const up = await d.up({});
@@ -265,7 +285,11 @@ describe('Daemon', () => {
     let complete = false;
     w.control.routes.set('POST /v1/login', () => ({
       status: 201,
-      body: { url: `${w.control.url}/login/secret`, pollToken: 'tr_poll_0123456789abcdef', expiresAt: '2030-01-01T00:00:00.000Z' },
+      body: {
+        url: `${w.control.url}/login/secret`,
+        pollToken: 'tr_poll_0123456789abcdef',
+        expiresAt: '2030-01-01T00:00:00.000Z',
+      },
     }));
     w.control.routes.set('POST /v1/login/poll', async () => {
       await new Promise((r) => setTimeout(r, 30));
@@ -284,19 +308,37 @@ describe('Daemon', () => {
     });
     const d = await daemon(w);
     const events: WatchEvent[] = [];
-    const off = await d.watch.subscribe({ logs: false, deliver: (e) => events.push({ ...e, seq: events.length + 1 } as WatchEvent) }, false);
+    const off = await d.watch.subscribe(
+      { logs: false, deliver: (e) => events.push({ ...e, seq: events.length + 1 } as WatchEvent) },
+      false,
+    );
     cleanups.push(off);
     const r = await d.loginWith({ method: 'interactive' });
-    expect(r).toEqual({ ok: true, value: { backend: { state: 'needs-login', loginUrl: `${w.control.url}/login/secret` } } });
+    expect(r).toEqual({
+      ok: true,
+      value: { backend: { state: 'needs-login', loginUrl: `${w.control.url}/login/secret` } },
+    });
     await waitFor(
-      () => events.find((e) => e.type === 'status' && e.status.backend.state === 'needs-login' && e.status.backend.loginUrl),
+      () =>
+        events.find(
+          (e) =>
+            e.type === 'status' &&
+            e.status.backend.state === 'needs-login' &&
+            e.status.backend.loginUrl,
+        ),
       'login URL in a watch event',
     );
     complete = true;
     await waitFor(() => w.registrations.length === 1, 'registration');
-    expect(w.registrations[0]).toMatchObject({ auth: { type: 'session', token: 'tr_sess_0123456789abcdef' } });
+    expect(w.registrations[0]).toMatchObject({
+      auth: { type: 'session', token: 'tr_sess_0123456789abcdef' },
+    });
     await waitFor(() => d.backendState().state === 'starting', 'starting');
-    expect((await d.status()).user).toEqual({ id: 'u1', email: 'alice@example.com', name: 'Alice' });
+    expect((await d.status()).user).toEqual({
+      id: 'u1',
+      email: 'alice@example.com',
+      name: 'Alice',
+    });
   });
 
   it('asks for a new login on reauth-required and leaves the tunnels alone', async () => {
@@ -312,7 +354,10 @@ describe('Daemon', () => {
 
   it('reports a refused auth key as a typed error', async () => {
     const w = await world();
-    w.control.routes.set('POST /v1/register', () => ({ status: 401, body: { error: { code: 'unauthorized', message: 'missing or invalid credentials' } } }));
+    w.control.routes.set('POST /v1/register', () => ({
+      status: 401,
+      body: { error: { code: 'unauthorized', message: 'missing or invalid credentials' } },
+    }));
     const d = await daemon(w);
     const r = await d.up({ authKey: AUTH_KEY });
     expect(!r.ok && r.error.code).toBe('not_logged_in');
@@ -330,7 +375,11 @@ describe('Daemon', () => {
   it('installs subnet routes only after accept-routes is turned on', async () => {
     const w = await world();
     const d = await daemon(w);
-    const router = { ...samplePeer(1), allowedIPs: [...samplePeer(1).allowedIPs, '10.9.0.0/16'], routesOffered: ['10.9.0.0/16'] };
+    const router = {
+      ...samplePeer(1),
+      allowedIPs: [...samplePeer(1).allowedIPs, '10.9.0.0/16'],
+      routesOffered: ['10.9.0.0/16'],
+    };
     await upAndRunning(w, d, [router]);
     expect(w.os.current?.routes).not.toContain('10.9.0.0/16');
     const p = await d.patchPrefs({ acceptRoutes: true });
@@ -350,8 +399,18 @@ describe('Daemon', () => {
         peerId: 'dev-1',
         peerName: 'peer-1',
         results: [
-          { outcome: 'pong', seq: 0, path: { type: 'direct', endpoint: '192.168.1.1:41641' }, latencyMs: 1.5 },
-          { outcome: 'pong', seq: 1, path: { type: 'direct', endpoint: '192.168.1.1:41641' }, latencyMs: 1.5 },
+          {
+            outcome: 'pong',
+            seq: 0,
+            path: { type: 'direct', endpoint: '192.168.1.1:41641' },
+            latencyMs: 1.5,
+          },
+          {
+            outcome: 'pong',
+            seq: 1,
+            path: { type: 'direct', endpoint: '192.168.1.1:41641' },
+            latencyMs: 1.5,
+          },
         ],
       },
     });
@@ -370,7 +429,10 @@ describe('Daemon', () => {
     conn.send({ type: 'delta', seq: 2, patch: { peersAdded: [samplePeer(3)] } });
     await waitFor(() => d.backendState().state === 'error', 'error state');
     const s = await d.status();
-    expect(s.backend).toMatchObject({ state: 'error', message: expect.stringContaining('not permitted') });
+    expect(s.backend).toMatchObject({
+      state: 'error',
+      message: expect.stringContaining('not permitted'),
+    });
     expect(s.health.map((h) => h.code)).toContain('tunnel-config-failed');
     await waitFor(() => d.backendState().state === 'running', 'recovered', 5000);
     expect(w.os.current?.routes).toContain('100.64.0.4/32');
@@ -383,7 +445,11 @@ describe('Daemon', () => {
     const dead = device(w);
     dead.failNextApply(new WgError('process_exited', 'wireguard-go exited'));
     conn.send({ type: 'delta', seq: 2, patch: { peersAdded: [samplePeer(3)] } });
-    await waitFor(() => device(w) !== dead && wgPeers(w).length === 3, 'new device with all peers', 5000);
+    await waitFor(
+      () => device(w) !== dead && wgPeers(w).length === 3,
+      'new device with all peers',
+      5000,
+    );
     expect(d.backendState().state).toBe('running');
   });
 
@@ -395,7 +461,10 @@ describe('Daemon', () => {
     await d1.stop();
     const d2 = await daemon(w);
     const conn = await w.control.connection(1);
-    const hello2 = (await waitFor(() => conn.received[0], 'hello')) as { discoKey: string; nodeKey: string };
+    const hello2 = (await waitFor(() => conn.received[0], 'hello')) as {
+      discoKey: string;
+      nodeKey: string;
+    };
     expect(hello2.nodeKey).toBe(hello1.nodeKey);
     expect(hello2.discoKey).not.toBe(hello1.discoKey);
     expect(d2.backendState().state).toBe('running');

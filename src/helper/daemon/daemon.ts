@@ -33,7 +33,11 @@ import { TRELLIS_VERSION } from '../../shared/version.js';
 import { systemClock, type Clock } from '../control-client/clock.js';
 import { collectHostInfo, type HostEnv } from '../control-client/hostinfo.js';
 import { ControlHttpClient } from '../control-client/http.js';
-import { MapClient, type MapClientOptions, type MapClientState } from '../control-client/map-client.js';
+import {
+  MapClient,
+  type MapClientOptions,
+  type MapClientState,
+} from '../control-client/map-client.js';
 import {
   buildStatus,
   chooseEndpoint,
@@ -44,7 +48,7 @@ import { apiError, type LocalApiError } from '../localapi/errors.js';
 import { WatchHub } from '../localapi/watch-hub.js';
 import type { OsConfigurator } from '../os/types.js';
 import type { StateIssue } from '../state/json-file.js';
-import type { NodeKey, Registration, StateStore } from '../state/store.js';
+import { freshNodeKey, type NodeKey, type Registration, type StateStore } from '../state/store.js';
 import type { WireGuardBackend } from '../wg/types.js';
 import { controlFailure } from './control-errors.js';
 import { defaultPrefs } from './defaults.js';
@@ -126,7 +130,11 @@ export class Daemon {
       { status: () => this.status(), prefs: () => this.prefs },
       { clock: this.clock, log: deps.log },
     );
-    this.log = teeLogger(deps.log, (level, message, time) => this.watch.logLine(level, message, time), this.now);
+    this.log = teeLogger(
+      deps.log,
+      (level, message, time) => this.watch.logLine(level, message, time),
+      this.now,
+    );
     this.tunnel = new Tunnel({
       backend: deps.backend,
       os: deps.os,
@@ -157,7 +165,9 @@ export class Daemon {
     for (const issue of loaded.issues) this.log.warn({ ...issue }, 'state file was unusable');
     this.nodeKey = loaded.nodeKey;
     this.registration = loaded.registration;
-    this.prefs = loaded.prefs ?? defaultPrefs(loaded.registration?.controlUrl ?? this.config.defaultControlUrl);
+    this.prefs =
+      loaded.prefs ??
+      defaultPrefs(loaded.registration?.controlUrl ?? this.config.defaultControlUrl);
     if (this.registration && this.registration.controlUrl !== this.prefs.controlUrl) {
       // The credential belongs to the control it came from.
       this.prefs = { ...this.prefs, controlUrl: this.registration.controlUrl };
@@ -178,7 +188,10 @@ export class Daemon {
   async run(): Promise<void> {
     if (this.registration && this.prefs.wantRunning) {
       if (this.netmap) {
-        this.log.info({ peers: this.netmap.peers.length }, 'bringing tunnels up from the cached netmap');
+        this.log.info(
+          { peers: this.netmap.peers.length },
+          'bringing tunnels up from the cached netmap',
+        );
         await this.applyTunnel();
       }
       this.startMap();
@@ -311,7 +324,10 @@ export class Daemon {
       const reg = this.registration;
       if (!reg) return ok({ backend: this.backendState() });
       this.stopMap();
-      const told = await this.http(reg.controlUrl).deviceLogout(reg.nodeCredential, AbortSignal.timeout(LOGOUT_TIMEOUT_MS));
+      const told = await this.http(reg.controlUrl).deviceLogout(
+        reg.nodeCredential,
+        AbortSignal.timeout(LOGOUT_TIMEOUT_MS),
+      );
       if (!told.ok) {
         this.log.warn({ error: told.error.message }, 'could not tell control about the logout');
         this.watch.notify({
@@ -368,10 +384,16 @@ export class Daemon {
   }
 
   async ping(req: PingRequest): Promise<Result<PingResponse, LocalApiError>> {
-    if (!this.netmap) return apiError('not_logged_in', 'no netmap yet: log in and bring Trellis up first');
+    if (!this.netmap)
+      return apiError('not_logged_in', 'no netmap yet: log in and bring Trellis up first');
     const peer = findPeer(this.netmap, req.peer);
-    if (!peer) return apiError('not_found', `no peer named or addressed ${JSON.stringify(req.peer.slice(0, 100))}`);
-    if (!this.prefs.wantRunning || !this.tunnel.hasDevice) return apiError('conflict', 'Trellis is not up: run `trellis up` first');
+    if (!peer)
+      return apiError(
+        'not_found',
+        `no peer named or addressed ${JSON.stringify(req.peer.slice(0, 100))}`,
+      );
+    if (!this.prefs.wantRunning || !this.tunnel.hasDevice)
+      return apiError('conflict', 'Trellis is not up: run `trellis up` first');
     const results: PingAttempt[] = [];
     for (let seq = 0; seq < req.count; seq++) {
       let rtt: number | null;
@@ -381,10 +403,16 @@ export class Daemon {
         return apiError('internal', `ping failed: ${(e as Error).message}`);
       }
       const stats = await this.tunnel.stats();
-      const endpoint = stats?.peers.find((p) => p.publicKey === peer.nodeKey)?.endpoint ?? chooseEndpoint(peer);
+      const endpoint =
+        stats?.peers.find((p) => p.publicKey === peer.nodeKey)?.endpoint ?? chooseEndpoint(peer);
       results.push(
         rtt !== null && endpoint
-          ? { outcome: 'pong', seq, path: { type: 'direct', endpoint }, latencyMs: Math.min(rtt, 3_600_000) }
+          ? {
+              outcome: 'pong',
+              seq,
+              path: { type: 'direct', endpoint },
+              latencyMs: Math.min(rtt, 3_600_000),
+            }
           : { outcome: 'timeout', seq },
       );
     }
@@ -403,7 +431,12 @@ export class Daemon {
     const best = candidates[0];
     return ok({
       suggestion: best
-        ? { id: best.id, name: best.name, latencyMs: null, reason: 'online exit node (latency is not measured yet)' }
+        ? {
+            id: best.id,
+            name: best.name,
+            latencyMs: null,
+            reason: 'online exit node (latency is not measured yet)',
+          }
         : null,
     });
   }
@@ -419,7 +452,10 @@ export class Daemon {
       clock: this.clock,
       log: this.log,
       ...(this.deps.random ? { random: this.deps.random } : {}),
-      onOutcome: (o) => void this.exclusive(() => this.onLoginOutcome(login, o)),
+      onOutcome: (o) =>
+        void this.exclusive(() => this.onLoginOutcome(login, o)).catch((e: unknown) =>
+          this.log.error({ error: (e as Error).message }, 'finishing the login failed'),
+        ),
     });
     this.login = login;
     const started = await login.start();
@@ -437,7 +473,10 @@ export class Daemon {
     this.login = null;
     switch (o.type) {
       case 'complete': {
-        const r = await this.register({ type: 'session', token: o.session.sessionToken }, o.session.user);
+        const r = await this.register(
+          { type: 'session', token: o.session.sessionToken },
+          o.session.user,
+        );
         if (!r.ok) {
           this.watch.notify({ level: 'error', title: 'Login failed', body: r.error.message });
         }
@@ -447,7 +486,11 @@ export class Daemon {
         this.watch.notify({ level: 'error', title: 'Login denied', body: o.reason });
         break;
       case 'expired':
-        this.watch.notify({ level: 'warning', title: 'Login expired', body: 'The login link expired; start again.' });
+        this.watch.notify({
+          level: 'warning',
+          title: 'Login expired',
+          body: 'The login link expired; start again.',
+        });
         break;
     }
     this.changed();
@@ -455,7 +498,9 @@ export class Daemon {
 
   /**
    * Registers with control. A device that registered before gets a fresh node key, and control
-   * moves its identity (id, name, addresses) over via oldNodeKey.
+   * moves its identity (id, name, addresses) over via oldNodeKey. The new key is adopted (and
+   * saved) only once control accepted it: a failed re-login leaves the working key and
+   * credential in place.
    */
   private async register(
     auth: RegisterAuth,
@@ -463,13 +508,7 @@ export class Daemon {
   ): Promise<Result<BackendStateResponse, LocalApiError>> {
     const controlUrl = this.prefs.controlUrl;
     const previous = this.registration?.nodePublicKey ?? this.nodeKey.previousPublicKey;
-    let key = this.nodeKey;
-    try {
-      if (this.registration) key = await this.deps.store.rotateNodeKey(this.nodeKey, this.registration.nodePublicKey);
-    } catch (e) {
-      return apiError('internal', `saving a new node key failed: ${(e as Error).message}`);
-    }
-    this.nodeKey = key;
+    const key = this.registration ? freshNodeKey(previous) : this.nodeKey;
     const hostInfo = await collectHostInfo(this.deps.hostEnv, this.prefs, this.config.tunName);
     const r = await this.http(controlUrl).register({
       nodeKey: key.publicKeyBase64,
@@ -497,14 +536,19 @@ export class Daemon {
     };
     const sameDevice = this.registration?.deviceId === reg.deviceId;
     try {
+      // Key first: should the registration write not happen (crash), the key file still names
+      // the previous key, so the next login keeps the device's identity.
+      await this.deps.store.saveNodeKey(key);
+      this.nodeKey = key;
       await this.deps.store.saveRegistration(reg);
-      this.nodeKey = { ...key, previousPublicKey: null };
-      await this.deps.store.saveNodeKey(this.nodeKey);
       if (!sameDevice) await this.deps.store.saveNetmap(null, null);
     } catch (e) {
       return apiError('internal', `saving the registration failed: ${(e as Error).message}`);
     }
-    this.log.info({ deviceId: reg.deviceId, name: reg.name, ipv4: reg.addresses.ipv4 }, 'registered with control');
+    this.log.info(
+      { deviceId: reg.deviceId, name: reg.name, ipv4: reg.addresses.ipv4 },
+      'registered with control',
+    );
     this.registration = reg;
     this.reauth = null;
     if (!sameDevice) this.netmap = null;
@@ -557,7 +601,9 @@ export class Daemon {
     map.on('reauth-required', (reason, message) => {
       if (this.map === map) void this.exclusive(() => this.onReauth(reason, message));
     });
-    void this.sendHostInfo();
+    this.sendHostInfo().catch((e: unknown) =>
+      this.log.warn({ error: (e as Error).message }, 'collecting host info failed'),
+    );
     this.refreshEndpoints();
     map.start();
   }
@@ -594,7 +640,9 @@ export class Daemon {
       onlineCount: netmap.peers.filter((p) => p.online).length,
       collectedAt: netmap.collectedAt,
     });
-    void this.applyTunnel();
+    this.applyTunnel().catch((e: unknown) =>
+      this.log.error({ error: (e as Error).message }, 'applying the netmap failed'),
+    );
     this.changed();
   }
 
@@ -622,7 +670,13 @@ export class Daemon {
         listenPort: this.config.listenPort,
         now,
       }),
-      os: osConfigFromNetmap({ netmap, prefs: this.prefs, interfaceName: this.config.tunName, mtu: this.config.mtu, now }),
+      os: osConfigFromNetmap({
+        netmap,
+        prefs: this.prefs,
+        interfaceName: this.config.tunName,
+        mtu: this.config.mtu,
+        now,
+      }),
     });
     this.refreshEndpoints();
     this.changed();
@@ -632,7 +686,11 @@ export class Daemon {
   private refreshEndpoints(): void {
     const port = this.tunnel.actualListenPort ?? (this.config.listenPort || null);
     if (!this.map || port === null) return;
-    const endpoints: Endpoint[] = localEndpoints(this.deps.hostEnv.interfaces(), port, this.config.tunName);
+    const endpoints: Endpoint[] = localEndpoints(
+      this.deps.hostEnv.interfaces(),
+      port,
+      this.config.tunName,
+    );
     const key = JSON.stringify(endpoints);
     if (key !== this.lastEndpoints) {
       this.lastEndpoints = key;
@@ -668,7 +726,10 @@ export class Daemon {
 
   private scheduleNetmapSave(): void {
     if (this.netmapSaveTimer !== null) return;
-    this.netmapSaveTimer = this.clock.setTimeout(() => void this.flushNetmap(), NETMAP_SAVE_DELAY_MS);
+    this.netmapSaveTimer = this.clock.setTimeout(
+      () => void this.flushNetmap(),
+      NETMAP_SAVE_DELAY_MS,
+    );
   }
 
   private async flushNetmap(): Promise<void> {
@@ -678,7 +739,11 @@ export class Daemon {
     const reg = this.registration;
     if (!reg || !this.netmap) return;
     try {
-      await this.deps.store.saveNetmap({ deviceId: reg.deviceId, nodePublicKey: reg.nodePublicKey }, this.netmap, this.now());
+      await this.deps.store.saveNetmap(
+        { deviceId: reg.deviceId, nodePublicKey: reg.nodePublicKey },
+        this.netmap,
+        this.now(),
+      );
     } catch (e) {
       this.log.warn({ error: (e as Error).message }, 'saving the netmap failed');
     }
@@ -687,7 +752,9 @@ export class Daemon {
   // -- plumbing --------------------------------------------------------------------------------
 
   private http(controlUrl: string): ControlHttpClient {
-    return this.deps.controlHttp ? this.deps.controlHttp(controlUrl) : new ControlHttpClient(controlUrl);
+    return this.deps.controlHttp
+      ? this.deps.controlHttp(controlUrl)
+      : new ControlHttpClient(controlUrl);
   }
 
   /** State-changing actions run one at a time, in arrival order. */

@@ -41,7 +41,9 @@ export const TRELLISD_USAGE = `usage: trellisd [flags]
   --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default info)
 `;
 
-export function parseTrellisdFlags(argv: readonly string[]): Result<TrellisdFlags | 'help', string> {
+export function parseTrellisdFlags(
+  argv: readonly string[],
+): Result<TrellisdFlags | 'help', string> {
   let values: Record<string, string | boolean | undefined>;
   try {
     const r = parseArgs({
@@ -67,24 +69,29 @@ export function parseTrellisdFlags(argv: readonly string[]): Result<TrellisdFlag
     return err((e as Error).message);
   }
   if (values.help) return ok('help');
-  const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  const str = (k: string): string | undefined =>
+    typeof values[k] === 'string' ? (values[k] as string) : undefined;
 
   const controlUrl = str('control-url') ?? DEFAULT_CONTROL_URL;
-  if (!HttpUrl.safeParse(controlUrl).success) return err(`--control-url must be an http(s) URL, not ${JSON.stringify(controlUrl)}`);
+  if (!HttpUrl.safeParse(controlUrl).success)
+    return err(`--control-url must be an http(s) URL, not ${JSON.stringify(controlUrl)}`);
   const tunName = str('tun-name') ?? DEFAULT_TUN_NAME;
-  if (!isValidInterfaceName(tunName)) return err(`--tun-name must be a Linux interface name (1-15 of [A-Za-z0-9_.-])`);
+  if (!isValidInterfaceName(tunName))
+    return err(`--tun-name must be a Linux interface name (1-15 of [A-Za-z0-9_.-])`);
   const backend = str('backend') ?? 'auto';
   if (backend !== 'wireguard-go' && backend !== 'kernel' && backend !== 'auto') {
     return err(`--backend must be wireguard-go, kernel or auto, not ${JSON.stringify(backend)}`);
   }
   const logLevel = str('log-level') ?? 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) return err(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel))
+    return err(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const port = Number(str('port') ?? DEFAULT_WG_LISTEN_PORT);
   if (!Number.isInteger(port) || port < 0 || port > 65535) return err('--port must be 0-65535');
   const mtu = Number(str('mtu') ?? DEFAULT_MTU);
   if (!Number.isInteger(mtu) || mtu < 1280 || mtu > 65535) return err('--mtu must be 1280-65535');
   const netns = str('netns') ?? null;
-  if (netns !== null && !isValidNetnsName(netns)) return err('--netns must be a network namespace name');
+  if (netns !== null && !isValidNetnsName(netns))
+    return err('--netns must be a network namespace name');
   const socket = str('socket') ?? DEFAULT_LOCALAPI_SOCKET_PATH;
   if (!socket.startsWith('/')) return err('--socket must be an absolute path');
   const stateDir = str('state-dir') ?? DEFAULT_STATE_DIR;

@@ -46,7 +46,12 @@ export function healthWarnings(f: HealthFacts): HealthWarning[] {
     });
   }
   if (f.reauth) {
-    out.push({ code: 'login-required', severity: 'error', message: msg(f.reauth.message), since: f.reauth.since.toISOString() });
+    out.push({
+      code: 'login-required',
+      severity: 'error',
+      message: msg(f.reauth.message),
+      since: f.reauth.since.toISOString(),
+    });
   }
   if (f.keyExpiry) {
     const left = Date.parse(f.keyExpiry) - f.now.getTime();
@@ -54,7 +59,10 @@ export function healthWarnings(f: HealthFacts): HealthWarning[] {
       out.push({
         code: 'key-expiring',
         severity: left <= 0 ? 'error' : 'warning',
-        message: left <= 0 ? 'this device’s key has expired: log in again' : `this device’s key expires at ${f.keyExpiry}: log in again before then`,
+        message:
+          left <= 0
+            ? 'this device’s key has expired: log in again'
+            : `this device’s key expires at ${f.keyExpiry}: log in again before then`,
         since: null,
       });
     }

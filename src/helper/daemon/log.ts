@@ -11,14 +11,20 @@ export interface Logger {
   error(obj: object, msg: string): void;
 }
 
-export const silentLogger: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+export const silentLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: () => {},
+};
 
 /** Fields worth showing to a watcher next to the message; secrets never appear in log objects. */
 function summary(obj: object, msg: string): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(obj)) {
     if (v === undefined) continue;
-    const text = v instanceof Error ? v.message : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    const text =
+      v instanceof Error ? v.message : typeof v === 'object' ? JSON.stringify(v) : String(v);
     parts.push(`${k}=${text.slice(0, 200)}`);
   }
   return parts.length ? `${msg} (${parts.join(' ')})` : msg;
@@ -29,10 +35,11 @@ export function teeLogger(
   sink: (level: LogLevel, message: string, time: Date) => void,
   now: () => Date = () => new Date(),
 ): Logger {
-  const at = (level: LogLevel, f: (obj: object, msg: string) => void) => (obj: object, msg: string) => {
-    f.call(base, obj, msg);
-    sink(level, summary(obj, msg), now());
-  };
+  const at =
+    (level: LogLevel, f: (obj: object, msg: string) => void) => (obj: object, msg: string) => {
+      f.call(base, obj, msg);
+      sink(level, summary(obj, msg), now());
+    };
   return {
     debug: at('debug', base.debug),
     info: at('info', base.info),

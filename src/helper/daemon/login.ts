@@ -15,7 +15,10 @@ import type { Logger } from './log.js';
 export const LOGIN_POLL_BACKOFF: BackoffPolicy = { initialMs: 1_000, maxMs: 15_000 };
 
 export type LoginOutcome =
-  | { readonly type: 'complete'; readonly session: Extract<LoginPollResponse, { status: 'complete' }> }
+  | {
+      readonly type: 'complete';
+      readonly session: Extract<LoginPollResponse, { status: 'complete' }>;
+    }
   | { readonly type: 'denied'; readonly reason: string }
   | { readonly type: 'expired' };
 
@@ -69,7 +72,11 @@ export class InteractiveLogin {
           this.opts.log.info({ code: r.error.code }, 'login session ended');
           return this.finish({ type: 'expired' });
         }
-        const delay = backoffDelayMs(failures++, this.opts.random ?? Math.random, LOGIN_POLL_BACKOFF);
+        const delay = backoffDelayMs(
+          failures++,
+          this.opts.random ?? Math.random,
+          LOGIN_POLL_BACKOFF,
+        );
         this.opts.log.debug({ error: r.error.message, delay }, 'login poll failed; retrying');
         await new Promise<void>((resolve) => this.opts.clock.setTimeout(resolve, delay));
         continue;

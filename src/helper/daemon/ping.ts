@@ -23,9 +23,7 @@ export function parsePingRtt(stdout: string): number | null {
 }
 
 export class SystemPinger implements Pinger {
-  constructor(
-    private readonly opts: { exec?: Exec; netns?: string } = {},
-  ) {
+  constructor(private readonly opts: { exec?: Exec; netns?: string } = {}) {
     if (opts.netns !== undefined && !isValidNetnsName(opts.netns)) {
       throw new Error(`invalid network namespace name ${JSON.stringify(opts.netns)}`);
     }
@@ -36,7 +34,9 @@ export class SystemPinger implements Pinger {
     const waitSeconds = String(Math.max(1, Math.ceil(timeoutMs / 1000)));
     const args = ['-n', '-c', '1', '-W', waitSeconds, address];
     const [cmd, argv] =
-      this.opts.netns === undefined ? ['ping', args] : ['ip', ['netns', 'exec', this.opts.netns, 'ping', ...args]];
+      this.opts.netns === undefined
+        ? ['ping', args]
+        : ['ip', ['netns', 'exec', this.opts.netns, 'ping', ...args]];
     try {
       const { stdout } = await (this.opts.exec ?? runCommand)(cmd, argv, {
         timeoutMs: timeoutMs + PING_EXEC_SLACK_MS,

@@ -8,7 +8,13 @@
 import { backoffDelayMs, type BackoffPolicy } from '../relay/backoff.js';
 import type { Clock } from '../control-client/clock.js';
 import type { OsConfigurator, OsNetworkConfig } from '../os/types.js';
-import { WgError, type WgDeviceStats, type WgInterfaceConfig, type WireGuardBackend, type WireGuardDevice } from '../wg/types.js';
+import {
+  WgError,
+  type WgDeviceStats,
+  type WgInterfaceConfig,
+  type WireGuardBackend,
+  type WireGuardDevice,
+} from '../wg/types.js';
 import type { Logger } from './log.js';
 
 export interface DesiredTunnel {
@@ -102,8 +108,12 @@ export class Tunnel {
     this.opts.clock.clearTimeout(this.retryTimer);
     await this.running?.catch(() => undefined);
     const errors: string[] = [];
-    await this.opts.os.teardown().catch((e: unknown) => errors.push(`OS config: ${(e as Error).message}`));
-    await this.device?.close().catch((e: unknown) => errors.push(`WireGuard: ${(e as Error).message}`));
+    await this.opts.os
+      .teardown()
+      .catch((e: unknown) => errors.push(`OS config: ${(e as Error).message}`));
+    await this.device
+      ?.close()
+      .catch((e: unknown) => errors.push(`WireGuard: ${(e as Error).message}`));
     this.device = null;
     if (errors.length) this.opts.log.warn({ errors }, 'tearing down the tunnel left errors');
   }
@@ -133,7 +143,8 @@ export class Tunnel {
       await this.opts.os.apply(desired.os);
       const stats = await device.stats().catch(() => null);
       if (stats) this.listenPort = stats.listenPort;
-      if (this.lastError !== null || this.failures > 0) this.opts.log.info({}, 'tunnel configured again');
+      if (this.lastError !== null || this.failures > 0)
+        this.opts.log.info({}, 'tunnel configured again');
       this.failures = 0;
       this.setError(null);
     } catch (e) {
@@ -156,14 +167,24 @@ export class Tunnel {
     // A new interface has none of our addresses or routes: make the configurator forget what it
     // applied before (and remove leftovers of a crashed predecessor), so the apply adds them all.
     await this.opts.os.teardown();
-    this.opts.log.info({ name: device.name, backend: this.opts.backend.kind }, 'WireGuard device ready');
+    this.opts.log.info(
+      { name: device.name, backend: this.opts.backend.kind },
+      'WireGuard device ready',
+    );
     return device;
   }
 
   private scheduleRetry(): void {
     if (this.closed) return;
-    const delay = backoffDelayMs(this.failures - 1, this.opts.random ?? Math.random, TUNNEL_RETRY_BACKOFF);
-    this.opts.log.warn({ error: this.lastError, retryInMs: delay }, 'applying the tunnel config failed');
+    const delay = backoffDelayMs(
+      this.failures - 1,
+      this.opts.random ?? Math.random,
+      TUNNEL_RETRY_BACKOFF,
+    );
+    this.opts.log.warn(
+      { error: this.lastError, retryInMs: delay },
+      'applying the tunnel config failed',
+    );
     this.opts.clock.clearTimeout(this.retryTimer);
     this.retryTimer = this.opts.clock.setTimeout(() => {
       this.retryTimer = null;

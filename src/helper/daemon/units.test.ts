@@ -7,12 +7,48 @@ import { parsePingRtt, SystemPinger } from './ping.js';
 
 describe('localEndpoints', () => {
   const addrs: InterfaceAddress[] = [
-    { interfaceName: 'lo', address: '127.0.0.1', family: 'IPv4', cidr: '127.0.0.1/8', internal: true },
-    { interfaceName: 'eth0', address: '192.0.2.10', family: 'IPv4', cidr: '192.0.2.10/24', internal: false },
-    { interfaceName: 'eth0', address: 'fe80::1', family: 'IPv6', cidr: 'fe80::1/64', internal: false },
-    { interfaceName: 'eth0', address: '2001:db8::10', family: 'IPv6', cidr: '2001:db8::10/64', internal: false },
-    { interfaceName: 'eth1', address: '192.0.2.10', family: 'IPv4', cidr: '192.0.2.10/24', internal: false },
-    { interfaceName: 'trellis0', address: '100.64.0.1', family: 'IPv4', cidr: '100.64.0.1/32', internal: false },
+    {
+      interfaceName: 'lo',
+      address: '127.0.0.1',
+      family: 'IPv4',
+      cidr: '127.0.0.1/8',
+      internal: true,
+    },
+    {
+      interfaceName: 'eth0',
+      address: '192.0.2.10',
+      family: 'IPv4',
+      cidr: '192.0.2.10/24',
+      internal: false,
+    },
+    {
+      interfaceName: 'eth0',
+      address: 'fe80::1',
+      family: 'IPv6',
+      cidr: 'fe80::1/64',
+      internal: false,
+    },
+    {
+      interfaceName: 'eth0',
+      address: '2001:db8::10',
+      family: 'IPv6',
+      cidr: '2001:db8::10/64',
+      internal: false,
+    },
+    {
+      interfaceName: 'eth1',
+      address: '192.0.2.10',
+      family: 'IPv4',
+      cidr: '192.0.2.10/24',
+      internal: false,
+    },
+    {
+      interfaceName: 'trellis0',
+      address: '100.64.0.1',
+      family: 'IPv4',
+      cidr: '100.64.0.1/32',
+      internal: false,
+    },
   ];
 
   it('lists non-loopback, non-link-local addresses with the WireGuard port, once each', () => {
@@ -45,7 +81,19 @@ describe('ping', () => {
       },
     });
     expect(await pinger.ping('100.64.0.2', 1500)).toBe(1.25);
-    expect(calls[0]).toEqual(['ip', 'netns', 'exec', 'lab-dev1', 'ping', '-n', '-c', '1', '-W', '2', '100.64.0.2']);
+    expect(calls[0]).toEqual([
+      'ip',
+      'netns',
+      'exec',
+      'lab-dev1',
+      'ping',
+      '-n',
+      '-c',
+      '1',
+      '-W',
+      '2',
+      '100.64.0.2',
+    ]);
     expect(await pinger.ping('100.64.0.9', 200)).toBeNull();
   });
 });
@@ -71,8 +119,26 @@ describe('parseTrellisdFlags', () => {
 
   it('takes every path and name from flags (for namespaces and tests)', () => {
     const r = parseTrellisdFlags([
-      '--state-dir', '/tmp/s', '--socket', '/tmp/s/d.sock', '--socket-group', 'wheel', '--control-url', 'https://c.example.com',
-      '--tun-name', 'lab1wg', '--backend', 'wireguard-go', '--log-level', 'debug', '--port', '0', '--mtu', '1420', '--netns', 'lab-dev1',
+      '--state-dir',
+      '/tmp/s',
+      '--socket',
+      '/tmp/s/d.sock',
+      '--socket-group',
+      'wheel',
+      '--control-url',
+      'https://c.example.com',
+      '--tun-name',
+      'lab1wg',
+      '--backend',
+      'wireguard-go',
+      '--log-level',
+      'debug',
+      '--port',
+      '0',
+      '--mtu',
+      '1420',
+      '--netns',
+      'lab-dev1',
     ]);
     expect(r).toEqual({
       ok: true,

@@ -39,7 +39,9 @@ describe('chooseEndpoint', () => {
     expect(chooseEndpoint({ endpoints: [{ addr: '203.0.113.1:41641', type: 'stun' }] })).toBe(
       '203.0.113.1:41641',
     );
-    expect(chooseEndpoint({ endpoints: [{ addr: '198.51.100.1:5351', type: 'portmap' }] })).toBeNull();
+    expect(
+      chooseEndpoint({ endpoints: [{ addr: '198.51.100.1:5351', type: 'portmap' }] }),
+    ).toBeNull();
     expect(chooseEndpoint({ endpoints: [] })).toBeNull();
   });
 });
@@ -47,7 +49,13 @@ describe('chooseEndpoint', () => {
 describe('wgConfigFromNetmap', () => {
   it('makes one peer per netmap peer with its key, endpoint, addresses and keepalive', () => {
     const nm = sampleNetmap(2);
-    const cfg = wgConfigFromNetmap({ netmap: nm, prefs: { acceptRoutes: false }, privateKey: priv, listenPort: 41641, now });
+    const cfg = wgConfigFromNetmap({
+      netmap: nm,
+      prefs: { acceptRoutes: false },
+      privateKey: priv,
+      listenPort: 41641,
+      now,
+    });
     expect(cfg.privateKey).toBe(priv);
     expect(cfg.listenPort).toBe(41641);
     expect(cfg.fwmark).toBe(0);
@@ -69,10 +77,26 @@ describe('wgConfigFromNetmap', () => {
 
   it('leaves out default routes always and subnet routes unless acceptRoutes', () => {
     const nm = netmapWith([routerPeer()]);
-    const off = wgConfigFromNetmap({ netmap: nm, prefs: { acceptRoutes: false }, privateKey: priv, listenPort: 0, now });
+    const off = wgConfigFromNetmap({
+      netmap: nm,
+      prefs: { acceptRoutes: false },
+      privateKey: priv,
+      listenPort: 0,
+      now,
+    });
     expect(off.peers[0]!.allowedIps).toEqual(['100.64.0.3/32', 'fd7a:115c:a1e0::3/128']);
-    const on = wgConfigFromNetmap({ netmap: nm, prefs: { acceptRoutes: true }, privateKey: priv, listenPort: 0, now });
-    expect(on.peers[0]!.allowedIps).toEqual(['100.64.0.3/32', 'fd7a:115c:a1e0::3/128', '10.20.0.0/16']);
+    const on = wgConfigFromNetmap({
+      netmap: nm,
+      prefs: { acceptRoutes: true },
+      privateKey: priv,
+      listenPort: 0,
+      now,
+    });
+    expect(on.peers[0]!.allowedIps).toEqual([
+      '100.64.0.3/32',
+      'fd7a:115c:a1e0::3/128',
+      '10.20.0.0/16',
+    ]);
   });
 
   it('skips ourselves and expired peers, and gives a duplicated prefix to the first peer only', () => {
@@ -95,14 +119,26 @@ describe('wgConfigFromNetmap', () => {
 
   it('gives a peer without usable endpoints a null endpoint (WireGuard learns it)', () => {
     const p = { ...samplePeer(1), endpoints: [] };
-    const cfg = wgConfigFromNetmap({ netmap: netmapWith([p]), prefs: { acceptRoutes: false }, privateKey: priv, listenPort: 0, now });
+    const cfg = wgConfigFromNetmap({
+      netmap: netmapWith([p]),
+      prefs: { acceptRoutes: false },
+      privateKey: priv,
+      listenPort: 0,
+      now,
+    });
     expect(cfg.peers[0]!.endpoint).toBeNull();
   });
 });
 
 describe('osConfigFromNetmap', () => {
   it('assigns our addresses as host prefixes and routes every peer address, sorted', () => {
-    const cfg = osConfigFromNetmap({ netmap: sampleNetmap(2), prefs: { acceptRoutes: false }, interfaceName: 'trellis0', mtu: 1280, now });
+    const cfg = osConfigFromNetmap({
+      netmap: sampleNetmap(2),
+      prefs: { acceptRoutes: false },
+      interfaceName: 'trellis0',
+      mtu: 1280,
+      now,
+    });
     expect(cfg).toEqual({
       interfaceName: 'trellis0',
       addresses: ['100.64.0.1/32', 'fd7a:115c:a1e0::1/128'],
@@ -113,9 +149,21 @@ describe('osConfigFromNetmap', () => {
 
   it('routes subnets only with acceptRoutes and never the exit node default routes', () => {
     const nm = netmapWith([routerPeer()]);
-    const off = osConfigFromNetmap({ netmap: nm, prefs: { acceptRoutes: false }, interfaceName: 't', mtu: 1280, now });
+    const off = osConfigFromNetmap({
+      netmap: nm,
+      prefs: { acceptRoutes: false },
+      interfaceName: 't',
+      mtu: 1280,
+      now,
+    });
     expect(off.routes).toEqual(['100.64.0.3/32', 'fd7a:115c:a1e0::3/128']);
-    const on = osConfigFromNetmap({ netmap: nm, prefs: { acceptRoutes: true }, interfaceName: 't', mtu: 1280, now });
+    const on = osConfigFromNetmap({
+      netmap: nm,
+      prefs: { acceptRoutes: true },
+      interfaceName: 't',
+      mtu: 1280,
+      now,
+    });
     expect(on.routes).toEqual(['10.20.0.0/16', '100.64.0.3/32', 'fd7a:115c:a1e0::3/128']);
     expect(on.routes).not.toContain('0.0.0.0/0');
     expect(on.routes).not.toContain('::/0');
@@ -136,10 +184,18 @@ describe('buildStatus', () => {
       wgStats: {
         listenPort: 41641,
         peers: [
-          { publicKey: nm.peers[0]!.nodeKey, endpoint: '192.168.1.1:41641', lastHandshake: handshake, rxBytes: 100, txBytes: 200 },
+          {
+            publicKey: nm.peers[0]!.nodeKey,
+            endpoint: '192.168.1.1:41641',
+            lastHandshake: handshake,
+            rxBytes: 100,
+            txBytes: 200,
+          },
         ],
       },
-      health: [{ code: 'control-unreachable', severity: 'warning', message: 'x', since: SAMPLE_TIME }],
+      health: [
+        { code: 'control-unreachable', severity: 'warning', message: 'x', since: SAMPLE_TIME },
+      ],
       hostOs: 'linux',
       now,
     });
@@ -154,7 +210,11 @@ describe('buildStatus', () => {
       rxBytes: 100,
       txBytes: 200,
     });
-    expect(status.peers[1]).toMatchObject({ path: { type: 'none' }, lastHandshake: null, rxBytes: 0 });
+    expect(status.peers[1]).toMatchObject({
+      path: { type: 'none' },
+      lastHandshake: null,
+      rxBytes: 0,
+    });
     expect(status.health).toHaveLength(1);
   });
 
@@ -179,11 +239,38 @@ describe('buildStatus', () => {
 
   it('reports a path only while the WireGuard session is live', () => {
     const stale = new Date(now.getTime() - 181_000);
-    expect(peerPath({ publicKey: 'k', endpoint: '[2001:db8::1]:5', lastHandshake: stale, rxBytes: 0, txBytes: 0 }, now)).toEqual({ type: 'none' });
-    expect(peerPath({ publicKey: 'k', endpoint: '[2001:DB8:0::1]:5', lastHandshake: now, rxBytes: 0, txBytes: 0 }, now)).toEqual({
+    expect(
+      peerPath(
+        {
+          publicKey: 'k',
+          endpoint: '[2001:db8::1]:5',
+          lastHandshake: stale,
+          rxBytes: 0,
+          txBytes: 0,
+        },
+        now,
+      ),
+    ).toEqual({ type: 'none' });
+    expect(
+      peerPath(
+        {
+          publicKey: 'k',
+          endpoint: '[2001:DB8:0::1]:5',
+          lastHandshake: now,
+          rxBytes: 0,
+          txBytes: 0,
+        },
+        now,
+      ),
+    ).toEqual({
       type: 'direct',
       endpoint: '[2001:db8::1]:5',
     });
-    expect(peerPath({ publicKey: 'k', endpoint: 'garbage', lastHandshake: now, rxBytes: 0, txBytes: 0 }, now)).toEqual({ type: 'none' });
+    expect(
+      peerPath(
+        { publicKey: 'k', endpoint: 'garbage', lastHandshake: now, rxBytes: 0, txBytes: 0 },
+        now,
+      ),
+    ).toEqual({ type: 'none' });
   });
 });

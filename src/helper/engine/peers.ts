@@ -9,7 +9,6 @@ export function tunnelPeers(netmap: Netmap, now: Date): Peer[] {
   const t = now.getTime();
   return netmap.peers.filter(
     (p) =>
-      p.nodeKey !== netmap.self.nodeKey &&
-      (p.keyExpiry === null || Date.parse(p.keyExpiry) > t),
+      p.nodeKey !== netmap.self.nodeKey && (p.keyExpiry === null || Date.parse(p.keyExpiry) > t),
   );
 }

@@ -82,7 +82,9 @@ export function peerPath(stats: WgPeerStats | undefined, now: Date): PeerPath {
   const age = (now.getTime() - stats.lastHandshake.getTime()) / 1000;
   if (age > ACTIVE_SESSION_SECONDS) return { type: 'none' };
   const ep = parseIpPort(stats.endpoint);
-  return ep.ok ? { type: 'direct', endpoint: ipPortToString(ep.value.ip, ep.value.port) } : { type: 'none' };
+  return ep.ok
+    ? { type: 'direct', endpoint: ipPortToString(ep.value.ip, ep.value.port) }
+    : { type: 'none' };
 }
 
 function peerStatus(p: Peer, stats: WgPeerStats | undefined, now: Date): PeerStatus {

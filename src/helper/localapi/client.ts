@@ -36,11 +36,7 @@ import { LOCALAPI_VERSION_HEADER } from './protocol.js';
  * - transport: the connection broke mid-request.
  */
 export type LocalApiClientErrorCode =
-  | LocalApiErrorCode
-  | 'daemon_not_running'
-  | 'permission_denied'
-  | 'invalid_response'
-  | 'transport';
+  LocalApiErrorCode | 'daemon_not_running' | 'permission_denied' | 'invalid_response' | 'transport';
 
 export interface LocalApiClientError {
   readonly code: LocalApiClientErrorCode;
@@ -127,7 +123,11 @@ export class LocalApiClient {
   }
   ping(req: z.input<typeof PingRequest>) {
     const timeout = (req.count ?? 4) * (req.timeoutMs ?? 2000) + PING_SLACK_MS;
-    return this.call('ping', req, Math.max(timeout, this.opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS));
+    return this.call(
+      'ping',
+      req,
+      Math.max(timeout, this.opts.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS),
+    );
   }
   suggestExitNode() {
     return this.call('suggestExitNode', undefined);
@@ -154,7 +154,10 @@ export class LocalApiClient {
   ): Promise<Result<WatchHandle, LocalApiClientError>> {
     const h = await this.hello();
     if (!h.ok) return h;
-    const q = new URLSearchParams({ initial: opts.initial === false ? '0' : '1', logs: opts.logs ? '1' : '0' });
+    const q = new URLSearchParams({
+      initial: opts.initial === false ? '0' : '1',
+      logs: opts.logs ? '1' : '0',
+    });
     const url = `ws+unix://${this.socketPath}:${LOCALAPI_PATH_PREFIX}${localApiWatch.path}?${q}`;
     return new Promise((resolve) => {
       const ws = new WebSocket(url, {
@@ -174,10 +177,13 @@ export class LocalApiClient {
         else resolve(err(e ?? { code: 'transport', message: 'watch stream closed' }));
       };
       ws.on('unexpected-response', (req, res) => {
-        collect(res, MAX_LOCALAPI_MESSAGE_BYTES).then((text) => {
-          req.destroy();
-          end(errorFromResponse(res.statusCode ?? 0, text));
-        }, () => end({ code: 'transport', message: 'watch stream refused' }));
+        collect(res, MAX_LOCALAPI_MESSAGE_BYTES).then(
+          (text) => {
+            req.destroy();
+            end(errorFromResponse(res.statusCode ?? 0, text));
+          },
+          () => end({ code: 'transport', message: 'watch stream refused' }),
+        );
       });
       ws.on('open', () => {
         opened = true;
@@ -191,13 +197,23 @@ export class LocalApiClient {
           return end({ code: 'invalid_response', message: `bad watch event: ${ev.error.message}` });
         }
         if (ev.value.seq !== lastSeq + 1) {
-          return end({ code: 'invalid_response', message: `watch event out of sequence: ${ev.value.seq} after ${lastSeq}` });
+          return end({
+            code: 'invalid_response',
+            message: `watch event out of sequence: ${ev.value.seq} after ${lastSeq}`,
+          });
         }
         lastSeq = ev.value.seq;
         handlers.event(ev.value);
       });
       ws.on('close', (code, reason) =>
-        end(code === 1000 ? null : { code: 'transport', message: `watch stream closed (${code}${reason.length ? `: ${reason.toString()}` : ''})` }),
+        end(
+          code === 1000
+            ? null
+            : {
+                code: 'transport',
+                message: `watch stream closed (${code}${reason.length ? `: ${reason.toString()}` : ''})`,
+              },
+        ),
       );
       ws.on('error', (e) => end(transportError(e)));
     });
@@ -230,18 +246,24 @@ export class LocalApiClient {
         (res) => {
           collect(res, MAX_LOCALAPI_MESSAGE_BYTES).then(
             (text) => {
-              if (text === null) return resolve(err({ code: 'invalid_response', message: 'response too large' }));
+              if (text === null)
+                return resolve(err({ code: 'invalid_response', message: 'response too large' }));
               const status = res.statusCode ?? 0;
               if (status !== 200) return resolve(err(errorFromResponse(status, text)));
               const parsed = parseJsonWith(ep.response, text, MAX_LOCALAPI_MESSAGE_BYTES);
-              if (!parsed.ok) return resolve(err({ code: 'invalid_response', message: `${ep.path}: ${parsed.error.message}` }));
+              if (!parsed.ok)
+                return resolve(
+                  err({ code: 'invalid_response', message: `${ep.path}: ${parsed.error.message}` }),
+                );
               resolve(ok(parsed.value as LocalApiResponse<N>));
             },
             (e: Error) => resolve(err(transportError(e))),
           );
         },
       );
-      req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+      req.on('timeout', () =>
+        req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })),
+      );
       req.on('error', (e) => resolve(err(transportError(e))));
       req.end(payload);
     });
@@ -249,15 +271,22 @@ export class LocalApiClient {
 }
 
 function errorFromResponse(status: number, text: string | null): LocalApiClientError {
-  const body = text === null ? null : parseJsonWith(LocalApiErrorBody, text, MAX_LOCALAPI_MESSAGE_BYTES);
+  const body =
+    text === null ? null : parseJsonWith(LocalApiErrorBody, text, MAX_LOCALAPI_MESSAGE_BYTES);
   if (body?.ok) return body.value.error;
-  return { code: 'invalid_response', message: `daemon answered HTTP ${status} without a typed error` };
+  return {
+    code: 'invalid_response',
+    message: `daemon answered HTTP ${status} without a typed error`,
+  };
 }
 
 function transportError(e: Error): LocalApiClientError {
   const code = (e as { code?: string }).code;
   if (code === 'ENOENT' || code === 'ECONNREFUSED') {
-    return { code: 'daemon_not_running', message: 'trellisd is not running (no one is listening on its socket)' };
+    return {
+      code: 'daemon_not_running',
+      message: 'trellisd is not running (no one is listening on its socket)',
+    };
   }
   if (code === 'EACCES' || code === 'EPERM') {
     return {

@@ -5,15 +5,14 @@
  */
 import type * as z from 'zod';
 import type { Result } from '../../shared/result.js';
-import {
-  localApiEndpoints,
-  type LocalApiEndpointName,
-  type LocalApiResponse,
-} from '../../shared/schema/localapi.js';
+import type { localApiEndpoints } from '../../shared/schema/localapi.js';
+import { type LocalApiEndpointName, type LocalApiResponse } from '../../shared/schema/localapi.js';
 import type { LocalApiError } from './errors.js';
 
 type Endpoints = typeof localApiEndpoints;
-type ParsedBody<E> = E extends { readonly body: infer S extends z.ZodType } ? z.output<S> : undefined;
+type ParsedBody<E> = E extends { readonly body: infer S extends z.ZodType }
+  ? z.output<S>
+  : undefined;
 
 export type HandledEndpoint = Exclude<LocalApiEndpointName, 'hello'>;
 

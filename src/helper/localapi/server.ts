@@ -10,8 +10,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type * as z from 'zod';
 import { ok, type Result } from '../../shared/result.js';
+import type { HelloRequest } from '../../shared/schema/localapi.js';
 import {
-  HelloRequest,
   LOCALAPI_MIN_VERSION,
   LOCALAPI_PATH_PREFIX,
   LOCALAPI_VERSION,
@@ -56,7 +56,10 @@ type Route = { readonly name: LocalApiEndpointName; readonly method: string };
 
 function buildRoutes(): Map<string, Route[]> {
   const routes = new Map<string, Route[]>();
-  for (const [name, ep] of Object.entries(localApiEndpoints) as [LocalApiEndpointName, (typeof localApiEndpoints)[LocalApiEndpointName]][]) {
+  for (const [name, ep] of Object.entries(localApiEndpoints) as [
+    LocalApiEndpointName,
+    (typeof localApiEndpoints)[LocalApiEndpointName],
+  ][]) {
     const list = routes.get(ep.path) ?? [];
     list.push({ name, method: ep.method });
     routes.set(ep.path, list);
@@ -73,7 +76,10 @@ export const helloResponse = (daemonVersion: string, clientProtocol: number): He
 
 export class LocalApiServer {
   readonly server: http.Server;
-  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WATCH_CLIENT_MESSAGE_BYTES });
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: MAX_WATCH_CLIENT_MESSAGE_BYTES,
+  });
   private readonly routes = buildRoutes();
   private readonly watchers = new Set<WebSocket>();
   private socketPath: string | null = null;
@@ -114,11 +120,18 @@ export class LocalApiServer {
     const routes = url.pathname.startsWith(LOCALAPI_PATH_PREFIX)
       ? this.routes.get(url.pathname.slice(LOCALAPI_PATH_PREFIX.length))
       : undefined;
-    if (!routes) return this.sendError(res, { code: 'not_found', message: `no such endpoint: ${url.pathname.slice(0, 200)}` });
+    if (!routes)
+      return this.sendError(res, {
+        code: 'not_found',
+        message: `no such endpoint: ${url.pathname.slice(0, 200)}`,
+      });
     const route = routes.find((r) => r.method === req.method);
     if (!route) {
       res.setHeader('allow', routes.map((r) => r.method).join(', '));
-      return this.sendError(res, { code: 'bad_request', message: `${url.pathname} takes ${routes.map((r) => r.method).join(' or ')}` });
+      return this.sendError(res, {
+        code: 'bad_request',
+        message: `${url.pathname} takes ${routes.map((r) => r.method).join(' or ')}`,
+      });
     }
     const version = this.versionError(req);
     if (version) return this.sendError(res, version);
@@ -129,14 +142,24 @@ export class LocalApiServer {
       return this.sendError(res, text.error);
     }
     if (text.value.length > 0 && !isJson(req.headers['content-type'])) {
-      return this.sendError(res, { code: 'bad_request', message: 'content-type must be application/json' });
+      return this.sendError(res, {
+        code: 'bad_request',
+        message: 'content-type must be application/json',
+      });
     }
     const ep = localApiEndpoints[route.name];
     let body: unknown = undefined;
     if ('body' in ep) {
-      const parsed = parseJsonWith(ep.body as z.ZodType, text.value.length ? text.value : '{}', MAX_LOCALAPI_REQUEST_BYTES);
+      const parsed = parseJsonWith(
+        ep.body as z.ZodType,
+        text.value.length ? text.value : '{}',
+        MAX_LOCALAPI_REQUEST_BYTES,
+      );
       if (!parsed.ok) {
-        const what = parsed.error.code === 'invalid_json' ? parsed.error.message : `invalid request: ${parsed.error.message}`;
+        const what =
+          parsed.error.code === 'invalid_json'
+            ? parsed.error.message
+            : `invalid request: ${parsed.error.message}`;
         return this.sendError(res, { code: 'bad_request', message: what });
       }
       body = parsed.value;
@@ -146,19 +169,33 @@ export class LocalApiServer {
     if (!result.ok) return this.sendError(res, result.error);
     const checked = parseWith(ep.response, result.value);
     if (!checked.ok) {
-      this.opts.log.error({ endpoint: route.name, error: checked.error.message }, 'daemon produced an invalid LocalAPI response');
-      return this.sendError(res, { code: 'internal', message: 'the daemon produced an invalid response' });
+      this.opts.log.error(
+        { endpoint: route.name, error: checked.error.message },
+        'daemon produced an invalid LocalAPI response',
+      );
+      return this.sendError(res, {
+        code: 'internal',
+        message: 'the daemon produced an invalid response',
+      });
     }
     this.sendJson(res, 200, result.value);
   }
 
-  private async dispatch(name: LocalApiEndpointName, body: unknown): Promise<Result<unknown, LocalApiError>> {
+  private async dispatch(
+    name: LocalApiEndpointName,
+    body: unknown,
+  ): Promise<Result<unknown, LocalApiError>> {
     if (name === 'hello') {
       const hello = body as HelloRequest;
-      this.opts.log.debug({ client: hello.clientName, version: hello.clientVersion, protocol: hello.protocolVersion }, 'LocalAPI hello');
+      this.opts.log.debug(
+        { client: hello.clientName, version: hello.clientVersion, protocol: hello.protocolVersion },
+        'LocalAPI hello',
+      );
       return ok(helloResponse(this.opts.daemonVersion, hello.protocolVersion));
     }
-    const handler = this.opts.handlers[name as HandledEndpoint] as (b: unknown) => Promise<Result<unknown, LocalApiError>>;
+    const handler = this.opts.handlers[name as HandledEndpoint] as (
+      b: unknown,
+    ) => Promise<Result<unknown, LocalApiError>>;
     return handler(body);
   }
 
@@ -199,8 +236,17 @@ export class LocalApiServer {
     const version = this.versionError(req);
     if (version) return refuseUpgrade(socket, version);
     const query = parseWith(localApiWatch.query, Object.fromEntries(url.searchParams));
-    if (!query.ok) return refuseUpgrade(socket, { code: 'bad_request', message: `invalid watch query: ${query.error.message}` });
-    this.wss.handleUpgrade(req, socket, head, (ws) => void this.serveWatch(ws, query.value.initial === '1', query.value.logs === '1'));
+    if (!query.ok)
+      return refuseUpgrade(socket, {
+        code: 'bad_request',
+        message: `invalid watch query: ${query.error.message}`,
+      });
+    this.wss.handleUpgrade(
+      req,
+      socket,
+      head,
+      (ws) => void this.serveWatch(ws, query.value.initial === '1', query.value.logs === '1'),
+    );
   }
 
   private async serveWatch(ws: WebSocket, initial: boolean, logs: boolean): Promise<void> {

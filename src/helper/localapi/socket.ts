@@ -35,7 +35,9 @@ export type GroupLookup = (name: string) => Promise<number | null>;
 export const lookupGroup: GroupLookup = async (name) => {
   if (/^\d+$/.test(name)) return Number(name);
   const viaGetent = await new Promise<string | null>((resolve) => {
-    execFile('getent', ['group', name], { timeout: 5000 }, (e, stdout) => resolve(e ? null : stdout));
+    execFile('getent', ['group', name], { timeout: 5000 }, (e, stdout) =>
+      resolve(e ? null : stdout),
+    );
   });
   const text = viaGetent ?? (await fs.readFile('/etc/group', 'utf8').catch(() => ''));
   for (const line of text.split('\n')) {
@@ -63,7 +65,8 @@ export async function resolveSocketAccess(
   const name = configuredGroup ?? DEFAULT_SOCKET_GROUP;
   const gid = await lookup(name);
   if (gid === null) {
-    if (configuredGroup !== null) throw new SocketSetupError(`socket group "${configuredGroup}" does not exist`);
+    if (configuredGroup !== null)
+      throw new SocketSetupError(`socket group "${configuredGroup}" does not exist`);
     return { group: null, mode: SOCKET_MODE_ROOT_ONLY };
   }
   return { group: { name, gid }, mode: SOCKET_MODE_GROUP };

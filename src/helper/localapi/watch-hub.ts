@@ -41,6 +41,8 @@ export class WatchHub {
   /** Something changed after the pending flush started building its status. */
   private changedAgain = false;
   private lastStatusAt = -Infinity;
+  /** The last status sent, minus its timestamp: an unchanged status is not sent again. */
+  private lastStatusKey = '';
   private readonly clock: Clock;
   private readonly minIntervalMs: number;
   private readonly log: WatchHubLog | undefined;
@@ -97,7 +99,12 @@ export class WatchHub {
   }
 
   logLine(level: LogLevel, message: string, time: Date): void {
-    const ev: WatchEventBody = { type: 'log', level, message: message.slice(0, 2048), time: time.toISOString() };
+    const ev: WatchEventBody = {
+      type: 'log',
+      level,
+      message: message.slice(0, 2048),
+      time: time.toISOString(),
+    };
     for (const s of this.subs) if (s.logs) s.deliver(ev);
   }
 
@@ -114,7 +121,11 @@ export class WatchHub {
     this.changedAgain = false;
     try {
       const status = await this.sources.status();
-      this.broadcast({ type: 'status', status });
+      const key = JSON.stringify({ ...status, updatedAt: null });
+      if (key !== this.lastStatusKey) {
+        this.lastStatusKey = key;
+        this.broadcast({ type: 'status', status });
+      }
     } catch (e) {
       this.log?.warn({ err: e }, 'building the status for watchers failed');
     }

@@ -76,14 +76,24 @@ export class JsonStateFile<S extends z.ZodType> {
         value: prev.value,
         issue:
           current.kind === 'bad'
-            ? { file: this.name, code: current.code, message: current.message, recovery: 'previous' }
+            ? {
+                file: this.name,
+                code: current.code,
+                message: current.message,
+                recovery: 'previous',
+              }
             : null,
       };
     }
     if (current.kind === 'bad') {
       return {
         value: null,
-        issue: { file: this.name, code: current.code, message: current.message, recovery: 'default' },
+        issue: {
+          file: this.name,
+          code: current.code,
+          message: current.message,
+          recovery: 'default',
+        },
       };
     }
     return { value: null, issue: null };
@@ -127,7 +137,12 @@ export class JsonStateFile<S extends z.ZodType> {
       case 'ok': {
         const r = parseJsonWith(this.schema, raw.text, this.maxBytes);
         if (r.ok) return { kind: 'ok', value: r.value };
-        const code = r.error.code === 'invalid_json' ? 'invalid_json' : r.error.code === 'too_large' ? 'too_large' : 'invalid';
+        const code =
+          r.error.code === 'invalid_json'
+            ? 'invalid_json'
+            : r.error.code === 'too_large'
+              ? 'too_large'
+              : 'invalid';
         return { kind: 'bad', code, message: r.error.message };
       }
     }

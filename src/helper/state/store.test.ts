@@ -102,7 +102,10 @@ describe('StateStore', () => {
     const dir = tempDir();
     const store = await StateStore.open(dir);
     await store.load();
-    fs.writeFileSync(path.join(dir, STATE_FILE_NAMES.prefs), '{"version":1,"prefs":{"wantRunning":"yes"}}');
+    fs.writeFileSync(
+      path.join(dir, STATE_FILE_NAMES.prefs),
+      '{"version":1,"prefs":{"wantRunning":"yes"}}',
+    );
     fs.writeFileSync(path.join(dir, `${STATE_FILE_NAMES.prefs}.prev`), 'garbage');
     const loaded = await (await StateStore.open(dir)).load();
     expect(loaded.prefs).toBeNull();
@@ -116,7 +119,10 @@ describe('StateStore', () => {
     const store = await StateStore.open(dir);
     const { nodeKey } = await store.load();
     await store.saveRegistration(registrationFor(nodeKey.publicKeyBase64));
-    fs.writeFileSync(path.join(dir, STATE_FILE_NAMES.nodeKey), '{"version":1,"privateKey":"short"}');
+    fs.writeFileSync(
+      path.join(dir, STATE_FILE_NAMES.nodeKey),
+      '{"version":1,"privateKey":"short"}',
+    );
     fs.rmSync(path.join(dir, `${STATE_FILE_NAMES.nodeKey}.prev`), { force: true });
     const loaded = await (await StateStore.open(dir)).load();
     expect(loaded.nodeKey.publicKeyBase64).not.toBe(nodeKey.publicKeyBase64);
@@ -140,7 +146,10 @@ describe('StateStore', () => {
     const store = await StateStore.open(dir);
     const { nodeKey } = await store.load();
     await store.saveRegistration(registrationFor(nodeKey.publicKeyBase64, 'dev-new'));
-    await store.saveNetmap({ deviceId: 'dev-old', nodePublicKey: nodeKey.publicKeyBase64 }, sampleNetmap(1));
+    await store.saveNetmap(
+      { deviceId: 'dev-old', nodePublicKey: nodeKey.publicKeyBase64 },
+      sampleNetmap(1),
+    );
     const loaded = await (await StateStore.open(dir)).load();
     expect(loaded.registration?.deviceId).toBe('dev-new');
     expect(loaded.netmap).toBeNull();
@@ -176,11 +185,15 @@ describe('StateStore', () => {
     await store.load();
     const names = Object.values(STATE_FILE_NAMES);
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...names), fc.uint8Array({ maxLength: 512 }), async (name, bytes) => {
-        fs.writeFileSync(path.join(dir, name), bytes);
-        const loaded = await (await StateStore.open(dir)).load();
-        expect(loaded.nodeKey.publicKeyBase64).toHaveLength(44);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...names),
+        fc.uint8Array({ maxLength: 512 }),
+        async (name, bytes) => {
+          fs.writeFileSync(path.join(dir, name), bytes);
+          const loaded = await (await StateStore.open(dir)).load();
+          expect(loaded.nodeKey.publicKeyBase64).toHaveLength(44);
+        },
+      ),
       { numRuns: 60 },
     );
   });

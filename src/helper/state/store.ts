@@ -3,7 +3,12 @@
  * node credential, control URL), prefs and the last netmap. Readable by root only; every write is
  * atomic; a damaged file falls back to its previous good copy, or to "absent", never a crash.
  */
-import { generateKeyPair, keyFromBase64, keyToBase64, publicKeyFromPrivate } from '../../shared/keys.js';
+import {
+  generateKeyPair,
+  keyFromBase64,
+  keyToBase64,
+  publicKeyFromPrivate,
+} from '../../shared/keys.js';
 import type { Netmap } from '../../shared/schema/control/netmap.js';
 import type { Prefs } from '../../shared/schema/localapi.js';
 import { ensurePrivateDir, removeStaleTemps } from './atomic-file.js';
@@ -44,6 +49,11 @@ export interface LoadedState {
   readonly issues: readonly StateIssue[];
 }
 
+/** A new random node key (not saved) that remembers `previousPublicKey` as the one it replaces. */
+export function freshNodeKey(previousPublicKey: string | null): NodeKey {
+  return toNodeKey(generateKeyPair().privateKey, previousPublicKey);
+}
+
 function toNodeKey(privateKey: Uint8Array, previousPublicKey: string | null): NodeKey {
   const publicKey = publicKeyFromPrivate(privateKey);
   return {
@@ -62,15 +72,30 @@ export class StateStore {
   private readonly netmapFile: JsonStateFile<typeof NetmapFile>;
 
   private constructor(readonly dir: string) {
-    this.nodeKeyFile = new JsonStateFile(dir, STATE_FILE_NAMES.nodeKey, NodeKeyFile, MAX_SMALL_STATE_FILE_BYTES);
+    this.nodeKeyFile = new JsonStateFile(
+      dir,
+      STATE_FILE_NAMES.nodeKey,
+      NodeKeyFile,
+      MAX_SMALL_STATE_FILE_BYTES,
+    );
     this.registrationFile = new JsonStateFile(
       dir,
       STATE_FILE_NAMES.registration,
       RegistrationFile,
       MAX_SMALL_STATE_FILE_BYTES,
     );
-    this.prefsFile = new JsonStateFile(dir, STATE_FILE_NAMES.prefs, PrefsFile, MAX_PREFS_FILE_BYTES);
-    this.netmapFile = new JsonStateFile(dir, STATE_FILE_NAMES.netmap, NetmapFile, MAX_NETMAP_FILE_BYTES);
+    this.prefsFile = new JsonStateFile(
+      dir,
+      STATE_FILE_NAMES.prefs,
+      PrefsFile,
+      MAX_PREFS_FILE_BYTES,
+    );
+    this.netmapFile = new JsonStateFile(
+      dir,
+      STATE_FILE_NAMES.netmap,
+      NetmapFile,
+      MAX_NETMAP_FILE_BYTES,
+    );
   }
 
   /** Creates the directory if needed and forces it to mode 0700; removes crash leftovers. */
@@ -142,7 +167,10 @@ export class StateStore {
 
   /** A fresh key that remembers `current` as the one it replaces. Saved before it is returned. */
   async rotateNodeKey(current: NodeKey, rememberPrevious: string | null): Promise<NodeKey> {
-    const next = toNodeKey(generateKeyPair().privateKey, rememberPrevious ?? current.previousPublicKey);
+    const next = toNodeKey(
+      generateKeyPair().privateKey,
+      rememberPrevious ?? current.previousPublicKey,
+    );
     await this.saveNodeKey(next);
     return next;
   }

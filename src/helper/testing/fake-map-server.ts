@@ -17,7 +17,10 @@ export interface FakeMapConnection {
 }
 
 /** Answers one HTTP request: the parsed JSON body in, a status and JSON body out. */
-export type FakeRoute = (body: unknown, req: http.IncomingMessage) => { status: number; body?: unknown } | Promise<{ status: number; body?: unknown }>;
+export type FakeRoute = (
+  body: unknown,
+  req: http.IncomingMessage,
+) => { status: number; body?: unknown } | Promise<{ status: number; body?: unknown }>;
 
 export class FakeMapServer {
   readonly connections: FakeMapConnection[] = [];
@@ -32,7 +35,7 @@ export class FakeMapServer {
     req.on('data', (d: Buffer) => (text += d.toString()));
     req.on('end', () => {
       const route = `${req.method} ${req.url}`;
-      let body: unknown = null;
+      let body: unknown;
       try {
         body = text ? JSON.parse(text) : null;
       } catch {
@@ -40,11 +43,17 @@ export class FakeMapServer {
       }
       this.requests.push({ route, body, authorization: req.headers.authorization });
       const handler = this.routes.get(route);
-      if (!handler) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":{"code":"not_found","message":"no route"}}');
+      if (!handler)
+        return void res
+          .writeHead(404, { 'content-type': 'application/json' })
+          .end('{"error":{"code":"not_found","message":"no route"}}');
       void Promise.resolve(handler(body, req)).then(
         (r) => {
           if (r.body === undefined) res.writeHead(r.status).end();
-          else res.writeHead(r.status, { 'content-type': 'application/json' }).end(JSON.stringify(r.body));
+          else
+            res
+              .writeHead(r.status, { 'content-type': 'application/json' })
+              .end(JSON.stringify(r.body));
         },
         () => res.writeHead(500).end(),
       );
@@ -57,7 +66,9 @@ export class FakeMapServer {
     const s = new FakeMapServer();
     s.server.on('upgrade', (req, socket, head) => {
       if (s.refuseWith !== null) {
-        socket.end(`HTTP/1.1 ${s.refuseWith} Refused\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        socket.end(
+          `HTTP/1.1 ${s.refuseWith} Refused\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`,
+        );
         return;
       }
       s.wss.handleUpgrade(req, socket, head, (ws) => {

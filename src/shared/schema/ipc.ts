@@ -111,8 +111,24 @@ export const RoutesView = z.object({
 });
 export type RoutesView = z.infer<typeof RoutesView>;
 
+/**
+ * Where a sign-in started from the app stands. While `waiting`, the SSO window shows `url` (the
+ * web bridge, which cannot open windows itself, shows it as a link instead).
+ */
+export const LoginProgress = z.discriminatedUnion('state', [
+  z.object({ state: z.literal('idle') }),
+  z.object({ state: z.literal('starting'), controlUrl: HttpUrl }),
+  z.object({ state: z.literal('waiting'), url: HttpUrl }),
+  /** The user signed in; the helper is registering this device with the new session. */
+  z.object({ state: z.literal('registering') }),
+  z.object({ state: z.literal('failed'), message: Message }),
+]);
+export type LoginProgress = z.infer<typeof LoginProgress>;
+
 export const AppState = z.object({
   connection: HelperConnection,
+  /** Absent means idle (older producers never set it). */
+  login: LoginProgress.optional(),
   account: Account.nullable(),
   self: SelfStatus.nullable(),
   peers: z.array(PeerStatus).max(MAX_PEERS),

@@ -1,0 +1,45 @@
+/**
+ * trellis-control (src/control/app.ts startControl) as a program to run inside a lab namespace:
+ * `node --import tsx e2e/lab/control-server.ts --config FILE`, where FILE is a JSON control
+ * config. TRELLIS_* environment variables are ignored: the lab's config is the whole truth, not
+ * the host's environment. Logs go to stderr; a ControlReadyLine goes to stdout once it listens.
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { startControl } from '../../src/control/app.js';
+import { parseConfig } from '../../src/control/config.js';
+import type { ControlReadyLine } from './script-output.js';
+import { closeOnSignal, emit, usage } from './script-main.js';
+
+const SYNOPSIS = 'control-server.ts --config FILE';
+
+const { values } = parseArgs({ options: { config: { type: 'string' } }, strict: true });
+const file = values.config ?? usage('control-server', '--config is required', SYNOPSIS);
+let raw: unknown;
+try {
+  raw = JSON.parse(readFileSync(file, 'utf8'));
+} catch (e) {
+  usage('control-server', `cannot read ${file}: ${(e as Error).message}`, SYNOPSIS);
+}
+const config = parseConfig(raw);
+if (!config.ok) usage('control-server', config.error.message, SYNOPSIS);
+
+const server = await startControl(config.value, {
+  logger: pino({ level: config.value.logLevel }, pino.destination(2)),
+});
+closeOnSignal(() => server.stop());
+const bound = server.app.server.address() as AddressInfo;
+const stun = server.stun?.address();
+const ready: ControlReadyLine = {
+  ready: true,
+  service: 'control',
+  listening: [{ address: bound.address, port: bound.port }],
+  url: server.url,
+  owner: server.bootstrap.owner
+    ? { email: server.bootstrap.owner.email, password: server.bootstrap.owner.password }
+    : null,
+  stun: stun ? { address: stun.address, port: stun.port } : null,
+};
+emit(ready);

@@ -1,0 +1,97 @@
+/**
+ * The NAT kinds a lab site can have, and the nftables ruleset each site router gets.
+ *
+ * Linux conntrack gives every kind address-and-port-dependent filtering: a packet from the
+ * internet reaches a LAN device only as the reply to a flow the device started (same remote
+ * ip:port). What differs is the mapping:
+ *
+ * - 'easy'  `snat to <wan>`: nf_nat keeps the device's source port whenever the resulting tuple
+ *           is unique, and the tuple includes the destination, so one local ip:port maps to the
+ *           same public ip:port towards every destination: endpoint-independent mapping
+ *           (RFC 4787 §4.1), what Tailscale calls an easy NAT.
+ * - 'hard'  `snat to <wan> fully-random`: every new flow (every destination) gets a random port
+ *           from the kernel's PRNG: endpoint-dependent ("symmetric") mapping.
+ * - 'blocked' easy NAT whose forward chain lets only TCP out: UDP (so STUN and direct
+ *           WireGuard) and ICMP (so ping) are dropped silently, as by a strict corporate firewall.
+ *           Devices there can reach relays and control over TCP only.
+ * - 'double' two 'easy' routers in a row (a home router behind a carrier-grade NAT); the result
+ *           is still endpoint-independent, mapped to the outer router's WAN address.
+ * - 'none'  no NAT and no filter: the router only routes a public /28 to its devices.
+ *
+ * A single SNAT address can preserve a port only while no other LAN device uses the same source
+ * port towards the same destination; the second one gets another port (still endpoint-
+ * independent for it). Tests that rely on port preservation use distinct or ephemeral ports.
+ */
+
+export const NAT_KINDS = ['none', 'easy', 'hard', 'double', 'blocked'] as const;
+export type NatKind = (typeof NAT_KINDS)[number];
+
+/** Interface names inside every router namespace (local to the namespace, so not prefixed). */
+export const ROUTER_WAN_IF = 'wan';
+export const ROUTER_LAN_IF = 'lan';
+
+/** How one NAT router maps and filters; a site has one (two for 'double'). */
+export interface NatRouterSpec {
+  /** 'preserve': endpoint-independent, port-preserving; 'random': a random port per flow. */
+  readonly mapping: 'preserve' | 'random';
+  /** What LAN devices may start towards the WAN side. */
+  readonly outbound: 'all' | 'tcp-only';
+  /** The LAN prefix whose sources are translated. */
+  readonly lanCidr: string;
+  /** The address they are translated to. */
+  readonly wanAddress: string;
+}
+
+/** The router spec(s) of a NAT kind, innermost first; [] for 'none'. */
+export function natRouters(
+  kind: NatKind,
+  inner: { lanCidr: string; wanAddress: string },
+  outer?: { lanCidr: string; wanAddress: string },
+): NatRouterSpec[] {
+  switch (kind) {
+    case 'none':
+      return [];
+    case 'easy':
+      return [{ mapping: 'preserve', outbound: 'all', ...inner }];
+    case 'hard':
+      return [{ mapping: 'random', outbound: 'all', ...inner }];
+    case 'blocked':
+      return [{ mapping: 'preserve', outbound: 'tcp-only', ...inner }];
+    case 'double':
+      if (!outer) throw new Error("a 'double' site needs an outer router");
+      return [
+        { mapping: 'preserve', outbound: 'all', ...inner },
+        { mapping: 'preserve', outbound: 'all', ...outer },
+      ];
+  }
+}
+
+/** nftables table names the lab installs in a router namespace. */
+export const NAT_TABLE = 'lab_nat';
+export const FILTER_TABLE = 'lab_filter';
+
+/** The whole ruleset (for `nft -f -`) of one NAT router. */
+export function natRuleset(spec: NatRouterSpec): string {
+  const flags = spec.mapping === 'random' ? ' fully-random' : '';
+  const outbound =
+    spec.outbound === 'tcp-only'
+      ? `iifname "${ROUTER_LAN_IF}" oifname "${ROUTER_WAN_IF}" meta l4proto tcp accept`
+      : `iifname "${ROUTER_LAN_IF}" oifname "${ROUTER_WAN_IF}" accept`;
+  return [
+    `table ip ${NAT_TABLE} {`,
+    `  chain postrouting {`,
+    `    type nat hook postrouting priority srcnat; policy accept;`,
+    `    oifname "${ROUTER_WAN_IF}" ip saddr ${spec.lanCidr} snat ip to ${spec.wanAddress}${flags}`,
+    `  }`,
+    `}`,
+    `table inet ${FILTER_TABLE} {`,
+    `  chain forward {`,
+    // A stateful home router: replies to what the LAN started come in; nothing else does.
+    `    type filter hook forward priority filter; policy drop;`,
+    `    ct state established,related accept`,
+    `    ${outbound}`,
+    `  }`,
+    `}`,
+    '',
+  ].join('\n');
+}

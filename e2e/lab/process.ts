@@ -1,0 +1,198 @@
+/**
+ * Long-running programs inside lab namespaces (servers, daemons). Each one is `ip netns exec
+ * <ns> <program>`, which enters the namespace and execs the program under the same pid, so the
+ * namespace teardown (which kills every pid in it) also ends anything we lost track of.
+ *
+ * Programs report readiness by printing one JSON line on stdout; `waitForJson` finds it. Output is
+ * kept as a bounded list of lines, for readiness and for error messages.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { z } from 'zod';
+import type { ProcessExit } from '../../src/helper/exec.js';
+
+/** The repository root: spawned scripts run from here. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** A program that has not printed its ready line within this is broken, not slow. */
+export const DEFAULT_READY_TIMEOUT_MS = 30_000;
+/** SIGTERM first; a server that has not exited after this is killed. */
+export const DEFAULT_STOP_GRACE_MS = 3_000;
+/** Enough lines for a server's startup and its last errors. */
+const MAX_KEPT_LINES = 500;
+/** One line longer than this is cut: nothing we parse comes close. */
+const MAX_LINE_CHARS = 64 * 1024;
+
+/** `node --import tsx <script>`: how lab TypeScript scripts run in a namespace. */
+export function nodeScriptCommand(script: string): { command: string; args: string[] } {
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return { command: process.execPath, args: ['--import', tsx, script] };
+}
+
+/** Environment for lab programs: ours, minus settings meant for this process only (vitest's). */
+export function labEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
+export interface SpawnOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** Shown in error messages; defaults to the program name. */
+  readonly label?: string;
+}
+
+export interface LabProcess {
+  readonly ns: string;
+  readonly pid: number;
+  readonly label: string;
+  /** Resolves once, when the process has exited. */
+  readonly exited: Promise<ProcessExit>;
+  hasExited(): boolean;
+  /** The last lines of stdout and stderr, interleaved. */
+  output(): string;
+  /**
+   * The first stdout line (already printed or yet to come) that is JSON matching `schema`.
+   * Rejects if the process exits first or nothing matches within the timeout.
+   */
+  waitForJson<T>(schema: z.ZodType<T>, timeoutMs?: number): Promise<T>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+  stop(graceMs?: number): Promise<ProcessExit>;
+}
+
+type LineListener = (line: string, stream: 'stdout' | 'stderr') => void;
+
+class LabProcessImpl implements LabProcess {
+  readonly exited: Promise<ProcessExit>;
+  private readonly lines: { stream: 'stdout' | 'stderr'; text: string }[] = [];
+  private readonly listeners = new Set<LineListener>();
+  private exitedFlag = false;
+
+  constructor(
+    readonly ns: string,
+    readonly pid: number,
+    readonly label: string,
+    private readonly child: ChildProcess,
+  ) {
+    this.exited = new Promise((resolve) => {
+      child.on('exit', (code, signal) => {
+        this.exitedFlag = true;
+        resolve({ code, signal });
+      });
+    });
+    this.follow('stdout');
+    this.follow('stderr');
+  }
+
+  private follow(stream: 'stdout' | 'stderr'): void {
+    let partial = '';
+    this.child[stream]?.setEncoding('utf8');
+    this.child[stream]?.on('data', (chunk: string) => {
+      partial += chunk;
+      let nl: number;
+      while ((nl = partial.indexOf('\n')) >= 0) {
+        this.push(stream, partial.slice(0, nl));
+        partial = partial.slice(nl + 1);
+      }
+      if (partial.length > MAX_LINE_CHARS) {
+        this.push(stream, partial.slice(0, MAX_LINE_CHARS));
+        partial = '';
+      }
+    });
+  }
+
+  private push(stream: 'stdout' | 'stderr', text: string): void {
+    this.lines.push({ stream, text });
+    if (this.lines.length > MAX_KEPT_LINES) this.lines.shift();
+    for (const l of this.listeners) l(text, stream);
+  }
+
+  hasExited(): boolean {
+    return this.exitedFlag;
+  }
+
+  output(): string {
+    return this.lines.map((l) => l.text).join('\n');
+  }
+
+  waitForJson<T>(schema: z.ZodType<T>, timeoutMs = DEFAULT_READY_TIMEOUT_MS): Promise<T> {
+    const match = (line: string): T | undefined => {
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        return undefined;
+      }
+      const parsed = schema.safeParse(value);
+      return parsed.success ? parsed.data : undefined;
+    };
+    for (const l of this.lines) {
+      const found = l.stream === 'stdout' ? match(l.text) : undefined;
+      if (found !== undefined) return Promise.resolve(found);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.listeners.delete(listener);
+      };
+      const listener: LineListener = (line, stream) => {
+        const found = stream === 'stdout' ? match(line) : undefined;
+        if (found === undefined) return;
+        done();
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`${this.label} in ${this.ns}: not ready after ${timeoutMs} ms\n${this.output()}`));
+      }, timeoutMs);
+      this.listeners.add(listener);
+      void this.exited.then((e) => {
+        if (!this.listeners.has(listener)) return;
+        done();
+        reject(
+          new Error(
+            `${this.label} in ${this.ns} exited (code ${e.code}, signal ${e.signal}) before it was ready\n${this.output()}`,
+          ),
+        );
+      });
+    });
+  }
+
+  async stop(graceMs = DEFAULT_STOP_GRACE_MS): Promise<ProcessExit> {
+    if (!this.exitedFlag) {
+      this.child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        if (!this.exitedFlag) this.child.kill('SIGKILL');
+      }, graceMs);
+      await this.exited;
+      clearTimeout(timer);
+    }
+    return this.exited;
+  }
+}
+
+/** Starts `command args` inside namespace `ns`; resolves once it is running. */
+export function spawnInNamespace(
+  ns: string,
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): Promise<LabProcess> {
+  const label = options.label ?? command;
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['netns', 'exec', ns, command, ...args], {
+      cwd: REPO_ROOT,
+      env: options.env ?? labEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.once('error', (e) => reject(new Error(`could not start ${label} in ${ns}: ${e.message}`)));
+    child.once('spawn', () => {
+      if (child.pid === undefined) {
+        reject(new Error(`could not start ${label} in ${ns}: no pid`));
+        return;
+      }
+      resolve(new LabProcessImpl(ns, child.pid, label, child));
+    });
+  });
+}

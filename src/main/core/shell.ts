@@ -1,0 +1,37 @@
+/**
+ * What the core asks of its host (Electron, or the web bridge): the few things that need a
+ * window system. Tray actions and IPC handlers reach the OS only through this delegate.
+ */
+import type { View } from '../../shared/schema/ipc.js';
+
+export interface ShellDelegate {
+  readonly platform: 'linux' | 'windows' | 'macos' | 'web';
+  readonly appVersion: string;
+  copyText(text: string): void;
+  /** Opens an http(s) URL in the system browser. */
+  openExternal(url: string): void;
+  /** Shows the main window at `view`. */
+  showWindow(view: View): void;
+  showAbout(): void;
+  quit(): void;
+  /** Something the user asked for failed; tell them (a notification, a dialog, a log line). */
+  reportError(message: string): void;
+}
+
+/**
+ * The admin console of a control server. Control serves its admin UI under /admin; until that
+ * ships, the page there says how to use the admin CLI instead.
+ */
+export function adminConsoleUrl(controlUrl: string): string {
+  return `${controlUrl.replace(/\/+$/, '')}/admin`;
+}
+
+/** Only http(s) leaves the app: a compromised renderer must not launch file: or custom schemes. */
+export function isHttpUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
