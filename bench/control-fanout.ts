@@ -30,7 +30,9 @@ interface Started {
 }
 
 function startChild(script: string): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     const rl = readline.createInterface({ input: child.stdout! });
     rl.on('line', (line) => {
@@ -55,7 +57,11 @@ async function pool<T>(items: number, fn: (i: number) => Promise<T>): Promise<T[
 }
 
 async function postJson(url: string, body: unknown): Promise<any> {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   const text = await r.text();
   if (!r.ok) throw new Error(`${url}: ${r.status} ${text}`);
   return JSON.parse(text);
@@ -63,7 +69,11 @@ async function postJson(url: string, body: unknown): Promise<any> {
 
 async function signIn(base: string, email: string, password: string): Promise<string> {
   const start = await postJson(`${base}/v1/login`, { clientName: 'bench' });
-  const page = await fetch(start.url, { method: 'POST', body: new URLSearchParams({ email, password }), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const page = await fetch(start.url, {
+    method: 'POST',
+    body: new URLSearchParams({ email, password }),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
   if (page.status !== 200) throw new Error(`sign-in failed: ${page.status}`);
   const poll = await postJson(`${base}/v1/login/poll`, { pollToken: start.pollToken });
   return poll.sessionToken as string;
@@ -131,7 +141,12 @@ async function measure(label: string, devices: Device[], serverPid: number): Pro
     src.ws.send(JSON.stringify({ type: 'update', endpoints: [{ addr: marker, type: 'stun' }] }));
     const times = await Promise.race([
       Promise.all(waits),
-      new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`${label}: change ${k} did not reach everyone in 60 s`)), 60_000)),
+      new Promise<never>((_, rej) =>
+        setTimeout(
+          () => rej(new Error(`${label}: change ${k} did not reach everyone in 60 s`)),
+          60_000,
+        ),
+      ),
     ]);
     if (record) {
       for (const t of times) deliveryMs.push(t - t0);
@@ -149,7 +164,13 @@ async function measure(label: string, devices: Device[], serverPid: number): Pro
     process.kill(serverPid, 'SIGUSR2');
     await new Promise((r) => setTimeout(r, 2000));
   }
-  return { label, deliveryMs: sortNum(deliveryMs), lastMs: sortNum(lastMs), cpuPerChangeMs: (cpu1 - cpu0) / CHANGES, rssMiB: processRssMiB(serverPid) };
+  return {
+    label,
+    deliveryMs: sortNum(deliveryMs),
+    lastMs: sortNum(lastMs),
+    cpuPerChangeMs: (cpu1 - cpu0) / CHANGES,
+    rssMiB: processRssMiB(serverPid),
+  };
 }
 
 async function benchTrellis(): Promise<Result> {
@@ -161,7 +182,15 @@ async function benchTrellis(): Promise<Result> {
       const nodeKey = keyToBase64(generateKeyPair().publicKey);
       const body = await postJson(`${info.url}/v1/register`, {
         nodeKey,
-        hostInfo: { hostname: `sim${i}`, os: 'linux', osVersion: '12', clientVersion: '0.1.0', posture: { runningProcesses: [], localNetworks: [] }, advertisedRoutes: [], advertiseExitNode: false },
+        hostInfo: {
+          hostname: `sim${i}`,
+          os: 'linux',
+          osVersion: '12',
+          clientVersion: '0.1.0',
+          posture: { runningProcesses: [], localNetworks: [] },
+          advertisedRoutes: [],
+          advertiseExitNode: false,
+        },
         auth: { type: 'session', token: session },
       });
       return { nodeKey, credential: body.nodeCredential as string };
@@ -171,13 +200,25 @@ async function benchTrellis(): Promise<Result> {
     const devices = regs.map((_, i) => new Device(i));
     const wsUrl = `${info.url.replace(/^http/, 'ws')}/v1/map`;
     await pool(N, (i) =>
-      devices[i]!.connect(wsUrl, { authorization: `Bearer ${regs[i]!.credential}` }, { type: 'hello', version: 1, nodeKey: regs[i]!.nodeKey, discoKey: keyToBase64(generateKeyPair().publicKey) }),
+      devices[i]!.connect(
+        wsUrl,
+        { authorization: `Bearer ${regs[i]!.credential}` },
+        {
+          type: 'hello',
+          version: 1,
+          nodeKey: regs[i]!.nodeKey,
+          discoKey: keyToBase64(generateKeyPair().publicKey),
+        },
+      ),
     );
-    console.log(`trellis: ${N} streams connected with full netmaps in ${fmt((performance.now() - t) / 1000)} s`);
+    console.log(
+      `trellis: ${N} streams connected with full netmaps in ${fmt((performance.now() - t) / 1000)} s`,
+    );
     // Let the connection storm's presence deltas drain: measure only once every stream is quiet.
     while (performance.now() - lastMessageAt < 2000) await new Promise((r) => setTimeout(r, 250));
     const closed = devices.filter((d) => d.closed).length;
-    if (closed) throw new Error(`${closed} streams were closed by the server during the connection storm`);
+    if (closed)
+      throw new Error(`${closed} streams were closed by the server during the connection storm`);
     console.log(`trellis: quiet after ${fmt((performance.now() - t) / 1000)} s`);
     const r = await measure('trellis', devices, info.pid);
     for (const d of devices) d.ws.terminate();
@@ -206,7 +247,9 @@ const trellis = await benchTrellis();
 const row = (r: Result) =>
   `| ${r.label} | ${fmt(percentile(r.deliveryMs, 50))} | ${fmt(percentile(r.deliveryMs, 99))} | ${fmt(percentile(r.lastMs, 50))} | ${fmt(percentile(r.lastMs, 99))} | ${fmt(r.cpuPerChangeMs)} | ${fmt(r.rssMiB, 0)} |`;
 console.log(`\ncontrol-fanout: N=${N} devices, ${CHANGES} changes, one at a time\n`);
-console.log('| server | delivery p50 ms | delivery p99 ms | all-reached p50 ms | all-reached p99 ms | server CPU ms/change | server RSS MiB |');
+console.log(
+  '| server | delivery p50 ms | delivery p99 ms | all-reached p50 ms | all-reached p99 ms | server CPU ms/change | server RSS MiB |',
+);
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
 console.log(row(base));
 console.log(row(trellis));

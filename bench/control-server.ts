@@ -17,7 +17,12 @@ const cfg = parseConfig({
   stun: { enabled: false },
   network: { name: 'Bench', domain: 'bench.trellis' },
   // The bench registers thousands of devices from one address.
-  rateLimits: { registerPerSecond: 1e6, registerBurst: 1e6, signInPerMinute: 1e6, signInBurst: 1e6 },
+  rateLimits: {
+    registerPerSecond: 1e6,
+    registerBurst: 1e6,
+    signInPerMinute: 1e6,
+    signInBurst: 1e6,
+  },
   logLevel: 'silent',
 });
 if (!cfg.ok) throw new Error(cfg.error.message);
@@ -26,7 +31,9 @@ process.stdout.write = (() => true) as typeof process.stdout.write; // silence t
 const server = await startControl(cfg.value, { logger: pino({ level: 'silent' }) });
 process.stdout.write = origWrite;
 const owner = server.bootstrap.owner;
-origWrite(`BENCH ${JSON.stringify({ url: server.url, email: owner?.email, password: owner?.password, pid: process.pid })}\n`);
+origWrite(
+  `BENCH ${JSON.stringify({ url: server.url, email: owner?.email, password: owner?.password, pid: process.pid })}\n`,
+);
 
 // BENCH_PROFILE: SIGUSR2 starts a CPU profile, the next SIGUSR2 writes it (the measured phase only).
 if (process.env.BENCH_PROFILE) {

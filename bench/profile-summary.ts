@@ -7,7 +7,11 @@ interface Node {
 }
 const file = process.argv[2];
 if (!file) throw new Error('usage: profile-summary.ts FILE.cpuprofile [N]');
-const p = JSON.parse(fs.readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
+const p = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+  nodes: Node[];
+  samples: number[];
+  timeDeltas: number[];
+};
 const byId = new Map(p.nodes.map((n) => [n.id, n]));
 const self = new Map<string, number>();
 p.samples.forEach((id, i) => {
@@ -18,6 +22,10 @@ p.samples.forEach((id, i) => {
   self.set(key, (self.get(key) ?? 0) + (p.timeDeltas[i] ?? 0));
 });
 const total = [...self.values()].reduce((a, b) => a + b, 0);
-for (const [k, v] of [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, Number(process.argv[3] ?? 25))) {
-  console.log(`${((100 * v) / total).toFixed(1).padStart(5)}%  ${(v / 1000).toFixed(0).padStart(6)} ms  ${k}`);
+for (const [k, v] of [...self.entries()]
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, Number(process.argv[3] ?? 25))) {
+  console.log(
+    `${((100 * v) / total).toFixed(1).padStart(5)}%  ${(v / 1000).toFixed(0).padStart(6)} ms  ${k}`,
+  );
 }

@@ -12,15 +12,24 @@ wss.on('connection', (ws) => {
   clients.add(ws);
   ws.on('close', () => clients.delete(ws));
   ws.on('message', (data) => {
-    const msg = JSON.parse(data.toString()) as { type: string; endpoints?: { addr: string; type: string }[] };
+    const msg = JSON.parse(data.toString()) as {
+      type: string;
+      endpoints?: { addr: string; type: string }[];
+    };
     if (msg.type !== 'update' || !msg.endpoints) return;
-    const text = JSON.stringify({ type: 'delta', seq: ++seq, patch: { peersPatched: [{ id: 'dev', endpoints: msg.endpoints }] } });
+    const text = JSON.stringify({
+      type: 'delta',
+      seq: ++seq,
+      patch: { peersPatched: [{ id: 'dev', endpoints: msg.endpoints }] },
+    });
     for (const c of clients) if (c !== ws) c.send(text);
   });
 });
 wss.on('listening', () => {
   const addr = wss.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
-  process.stdout.write(`BENCH ${JSON.stringify({ url: `http://127.0.0.1:${port}`, pid: process.pid })}\n`);
+  process.stdout.write(
+    `BENCH ${JSON.stringify({ url: `http://127.0.0.1:${port}`, pid: process.pid })}\n`,
+  );
 });
 process.on('SIGTERM', () => process.exit(0));

@@ -28,7 +28,10 @@ export interface TestControl {
   stop(): Promise<void>;
 }
 
-export async function startTestControl(driver: Driver, over: Record<string, unknown> = {}): Promise<TestControl> {
+export async function startTestControl(
+  driver: Driver,
+  over: Record<string, unknown> = {},
+): Promise<TestControl> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-control-'));
   let pgSchema: string | undefined;
   let database: Record<string, unknown> = { driver: 'sqlite' };
@@ -75,18 +78,34 @@ export async function startTestControl(driver: Driver, over: Record<string, unkn
   };
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any }> {
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   const text = await r.text();
   return { status: r.status, body: text ? JSON.parse(text) : null };
 }
 
 /** The whole interactive login: start, submit the password form, poll. Returns the session token. */
-export async function passwordLogin(base: string, email: string, password: string): Promise<string> {
+export async function passwordLogin(
+  base: string,
+  email: string,
+  password: string,
+): Promise<string> {
   const start = await postJson(`${base}/v1/login`, { clientName: 'test' });
   if (start.status !== 201) throw new Error(`login start: ${start.status}`);
   const form = new URLSearchParams({ email, password });
-  const page = await fetch(start.body.url, { method: 'POST', body: form, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const page = await fetch(start.body.url, {
+    method: 'POST',
+    body: form,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
   if (page.status !== 200) throw new Error(`login form: ${page.status}`);
   const poll = await postJson(`${base}/v1/login/poll`, { pollToken: start.body.pollToken });
   if (poll.body?.status !== 'complete') throw new Error(`login poll: ${JSON.stringify(poll.body)}`);
@@ -113,7 +132,11 @@ export interface RegisteredDevice {
   readonly body: any;
 }
 
-export async function registerDevice(base: string, auth: { type: 'session'; token: string } | { type: 'preauth'; key: string }, hostname: string): Promise<RegisteredDevice> {
+export async function registerDevice(
+  base: string,
+  auth: { type: 'session'; token: string } | { type: 'preauth'; key: string },
+  hostname: string,
+): Promise<RegisteredDevice> {
   const nodeKey = keyToBase64(generateKeyPair().publicKey);
   const r = await postJson(`${base}/v1/register`, { nodeKey, hostInfo: hostInfo(hostname), auth });
   if (r.status !== 200) throw new Error(`register: ${r.status} ${JSON.stringify(r.body)}`);
@@ -130,8 +153,15 @@ export class MapClient {
   private waiters: Array<() => void> = [];
   closeCode: number | null = null;
 
-  constructor(base: string, credential: string, readonly nodeKey: string, resume?: { token: string; seq: number; netmap: Netmap }) {
-    this.ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/map`, { headers: { authorization: `Bearer ${credential}` } });
+  constructor(
+    base: string,
+    credential: string,
+    readonly nodeKey: string,
+    resume?: { token: string; seq: number; netmap: Netmap },
+  ) {
+    this.ws = new WebSocket(`${base.replace(/^http/, 'ws')}/v1/map`, {
+      headers: { authorization: `Bearer ${credential}` },
+    });
     if (resume) {
       this.netmap = resume.netmap;
       this.seq = resume.seq;

@@ -53,6 +53,13 @@ export function xorBits(a: Uint32Array, b: Uint32Array): Uint32Array {
   return out;
 }
 
+/** Indexes set in `a` or `b`. */
+export function orBits(a: Uint32Array, b: Uint32Array): Uint32Array {
+  const out = new Uint32Array(Math.max(a.length, b.length));
+  for (let i = 0; i < out.length; i++) out[i] = (a[i] ?? 0) | (b[i] ?? 0);
+  return out;
+}
+
 /** A compact text key of a bitset (for grouping devices with equal memberships). */
 export const bitsKey = (b: Uint32Array): string => b.join(',');
 

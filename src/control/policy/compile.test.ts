@@ -1,6 +1,8 @@
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { PacketFilter, type FilterRule, type Peer } from '../../shared/schema/control/netmap.js';
 import { PolicyEngine, type PolicyDevice } from './compile.js';
+import { loadGeoCsvFile } from './geo.js';
 import { INTERNET } from './prefix.js';
 import { device, hostInfo, mustParse, user, v4, v6 } from './testing.js';
 
@@ -446,5 +448,31 @@ describe('compile: policy changes', () => {
     expect(change.peerChanges('d1')).toEqual({ added: [], removed: [], reshaped: [] });
     e.upsertDevice(device(1, alice));
     expect(() => change.peerChanges('d3')).toThrow(/later engine mutation/);
+  });
+});
+
+describe('compile: geolocation database changes', () => {
+  it('re-evaluates postures and views when the operator loads a database', async () => {
+    const policy = mustParse(`{
+      "tagOwners": {"tag:server": []},
+      "postures": {"posture:eu": [{"kind": "geolocation", "action": "allow", "countries": ["DE"]}]},
+      "acls": [{"action": "accept", "src": ["autogroup:member"], "dst": ["tag:server:22"], "srcPosture": ["posture:eu"]}],
+    }`);
+    const e = new PolicyEngine(policy);
+    e.load([
+      device(1, alice, { publicIp: '192.0.2.10' }),
+      device(2, bob, { publicIp: '203.0.113.5' }),
+      device(5, { tags: ['tag:server'] }),
+    ]);
+    expect(e.visible('d1', 'd5')).toBe(false); // no database: fails closed
+    const geo = await loadGeoCsvFile(fileURLToPath(new URL('./testdata/geo.csv', import.meta.url)));
+    if (!geo.ok) throw new Error(geo.error.message);
+    const change = e.setGeo(geo.value);
+    expect([...change.views].sort()).toEqual(['d1', 'd5']);
+    expect([...change.postures].sort()).toEqual(['d1', 'd2', 'd5']);
+    expect(change.peerChanges('d5')).toEqual({ added: ['d1'], removed: [], reshaped: [] });
+    expect(e.posture('d2')?.results[0]?.reason).toBe(
+      'Access is allowed only from DE (this device appears to be in RU).',
+    );
   });
 });

@@ -19,7 +19,7 @@
  *     with identical memberships (see policy-diff.ts).
  */
 import type { PacketFilter, Peer } from '../../shared/schema/control/netmap.js';
-import { forEachBit, hasBit, sameBits, xorBits } from './bitset.js';
+import { forEachBit, hasBit, orBits, sameBits, xorBits } from './bitset.js';
 import {
   Compiled,
   type DeviceEntry,
@@ -130,6 +130,10 @@ export class PolicyEngine implements DeviceTable {
     return out;
   }
 
+  /**
+   * The device's inbound filter, cached until a delta names it. Source arrays are shared between
+   * devices (one per rule): serialize them, never mutate them.
+   */
   packetFilter(id: string): PacketFilter {
     const e = this.byId.get(id);
     return e ? this.compiled.packetFilter(e.slot) : [];
@@ -314,7 +318,6 @@ export class PolicyEngine implements DeviceTable {
   ): DeviceDelta {
     const c = this.compiled;
     const slot = entry.slot;
-    const n = c.ruleCount;
     const empty = new Uint32Array(newM.src.length);
     const o = oldM ?? { src: empty, srcAddr: empty, dst: empty, self: empty };
     const userChanged = prev !== undefined && prev.userId !== entry.userId;
@@ -349,19 +352,21 @@ export class PolicyEngine implements DeviceTable {
     });
     if (userChanged) sameUserSlots((s) => candidates.add(s));
 
-    for (let i = 0; i < n; i++) {
+    // Only rules the device is or was a source of can have changed source lists.
+    const sourceOf = orBits(o.src, newM.src);
+    forEachBit(sourceOf, (i) => {
       const rs = c.rules[i];
-      if (!rs) continue;
+      if (!rs) return;
       const inAddr = hasBit(o.srcAddr, i) || hasBit(newM.srcAddr, i);
-      if (hasBit(addrFlip, i) || (addrsChanged && inAddr))
+      if (hasBit(addrFlip, i) || (addrsChanged && inAddr)) {
         rs.members.dst.forEach((s) => filters.add(s));
-      const inSrc = hasBit(o.src, i) || hasBit(newM.src, i);
-      if (rs.self.length > 0 && inSrc && (hasBit(srcFlip, i) || addrsChanged || userChanged)) {
+      }
+      if (rs.self.length > 0 && (hasBit(srcFlip, i) || addrsChanged || userChanged)) {
         sameUserSlots((s) => {
           if (rs.members.self.has(s)) filters.add(s);
         });
       }
-    }
+    });
 
     const membershipChanged =
       !oldM ||

@@ -340,6 +340,12 @@ const ERRORS: ErrorCase[] = [
     needle: '"*"',
   },
   {
+    name: 'a tag as a tag owner',
+    text: '{"tagOwners": {"tag:a": [], "tag:b": ["tag:a"]}}',
+    code: 'invalid_selector',
+    needle: '"tag:a"]',
+  },
+  {
     name: 'bad email',
     text: `{"acls": [${rule('"al ice@x.com"', '"*:*"')}]}`,
     code: 'invalid_selector',

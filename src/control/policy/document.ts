@@ -5,8 +5,7 @@
  * errors (unknown group, tag, host or posture, bad CIDR, bad ports, group cycles) the position of
  * the offending key or value.
  *
- * Reference (what each section means) lives in docs/policy.md; the grammar of selectors is in
- * selector.ts.
+ * What each section means: README.md in this folder; the grammar of selectors: selector.ts.
  */
 import JSON5 from 'json5';
 import type * as z from 'zod';

@@ -109,6 +109,12 @@ export function parseSelector(
   }
   if (text.startsWith('tag:')) {
     if (!TAG_RE.test(text)) return fail('invalid_selector', `${quote(text)} is not a valid tag`);
+    if (place === 'owner') {
+      return fail(
+        'invalid_selector',
+        `${quote(text)} cannot be ${where}: tags are owned by users and groups`,
+      );
+    }
     if (!ctx.isTag(text)) {
       return fail(
         'unknown_tag',

@@ -17,7 +17,9 @@ const endpoint: fc.Arbitrary<IpPort> = fc
     fc.oneof(
       fc.ipV4(),
       // Any 128-bit value, written in its one canonical spelling.
-      fc.bigInt({ min: 0n, max: (1n << 128n) - 1n }).map((v) => `[${formatIp(ipFromBigInt(v, 'ipv6'))}]`),
+      fc
+        .bigInt({ min: 0n, max: (1n << 128n) - 1n })
+        .map((v) => `[${formatIp(ipFromBigInt(v, 'ipv6'))}]`),
     ),
     port,
   )
