@@ -22,7 +22,7 @@ site per NAT kind (none, easy, hard, double, blocked) with devices. Ctrl-C tears
 `;
 
 const NAT_LABEL = {
-  none: 'no NAT, public /28',
+  none: 'no NAT',
   easy: 'easy NAT (endpoint-independent)',
   hard: 'hard NAT (symmetric, random ports)',
   double: 'double NAT (easy behind easy)',
@@ -43,10 +43,16 @@ function describe(demo: DemoLab): string {
   for (const r of regions) {
     out.push(`  region ${r.id}     STUN ${formatHostPort(r.stun)}, relay ${r.relayUrl}`);
   }
-  out.push(`  web          ${web.service.address} (TCP echo on ${web.echo.port})   ${enter(web.service.ns)}`);
+  out.push(
+    `  web          ${web.service.address} (TCP echo on ${web.echo.port})   ${enter(web.service.ns)}`,
+  );
   out.push('', 'Sites');
   for (const site of demo.sites) {
-    out.push(`  ${site.name} — ${NAT_LABEL[site.nat]}, seen from the internet as ${site.publicAddress}`);
+    const seenAs =
+      site.nat === 'none'
+        ? `devices use their own addresses in ${site.router.lanCidr}`
+        : `seen from the internet as ${site.publicAddress}`;
+    out.push(`  ${site.name} — ${NAT_LABEL[site.nat]}, ${seenAs}`);
     if (site.outer) out.push(`    isp router   ${enter(site.outer.ns)}`);
     out.push(`    router       ${enter(site.router.ns)}`);
     for (const d of site.devices()) {
@@ -56,7 +62,7 @@ function describe(demo: DemoLab): string {
   out.push(
     '',
     'trellisd is not started on the devices yet: the magicsock work adds it through',
-    "buildDemoLab({ onDevice }) in e2e/lab/demo.ts.",
+    'buildDemoLab({ onDevice }) in e2e/lab/demo.ts.',
   );
   return out.join('\n');
 }

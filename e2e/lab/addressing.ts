@@ -53,8 +53,7 @@ const MAX_SITES = 250;
 /** Devices take .10 onwards in a NATed LAN, leaving room below for routers added later. */
 const FIRST_DEVICE_HOST = 10;
 
-export const cidr = (network: string, prefixLength: number): string =>
-  `${network}/${prefixLength}`;
+export const cidr = (network: string, prefixLength: number): string => `${network}/${prefixLength}`;
 
 function toNumber(address: string): number {
   return ipaddr.IPv4.parse(address)
@@ -148,7 +147,12 @@ export class AddressPlan {
   }
 
   /** The carrier link of double-NAT site n: .1 is the outer router, .2 the inner one. */
-  carrierLink(site: number): { network: string; prefixLength: number; outer: string; inner: string } {
+  carrierLink(site: number): {
+    network: string;
+    prefixLength: number;
+    outer: string;
+    inner: string;
+  } {
     const network = `172.16.${site}.0`;
     return { network, prefixLength: 24, outer: hostIn(network, 1), inner: hostIn(network, 2) };
   }

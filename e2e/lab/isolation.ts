@@ -35,7 +35,8 @@ export async function hostHardwareLinks(): Promise<string[]> {
 /** The namespace names that `ns` knows peers in by nsid. */
 async function nsidNames(ns: string): Promise<Map<number, string>> {
   const { stdout } = await runCommand('ip', ['-n', ns, '-json', 'netns', 'list-id']);
-  const entries = stdout.trim() === '' ? [] : (JSON.parse(stdout) as { nsid?: unknown; name?: unknown }[]);
+  const entries =
+    stdout.trim() === '' ? [] : (JSON.parse(stdout) as { nsid?: unknown; name?: unknown }[]);
   const map = new Map<number, string>();
   for (const e of entries) {
     if (typeof e.nsid === 'number' && typeof e.name === 'string') map.set(e.nsid, e.name);

@@ -59,6 +59,8 @@ export interface LabProcess {
   waitForJson<T>(schema: z.ZodType<T>, timeoutMs?: number): Promise<T>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
   stop(graceMs?: number): Promise<ProcessExit>;
+  /** Sends a signal (no-op once it has exited). */
+  kill(signal: NodeJS.Signals): void;
 }
 
 type LineListener = (line: string, stream: 'stdout' | 'stderr') => void;
@@ -144,7 +146,11 @@ class LabProcessImpl implements LabProcess {
       };
       const timer = setTimeout(() => {
         done();
-        reject(new Error(`${this.label} in ${this.ns}: not ready after ${timeoutMs} ms\n${this.output()}`));
+        reject(
+          new Error(
+            `${this.label} in ${this.ns}: not ready after ${timeoutMs} ms\n${this.output()}`,
+          ),
+        );
       }, timeoutMs);
       this.listeners.add(listener);
       void this.exited.then((e) => {
@@ -157,6 +163,10 @@ class LabProcessImpl implements LabProcess {
         );
       });
     });
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    if (!this.exitedFlag) this.child.kill(signal);
   }
 
   async stop(graceMs = DEFAULT_STOP_GRACE_MS): Promise<ProcessExit> {
@@ -172,21 +182,22 @@ class LabProcessImpl implements LabProcess {
   }
 }
 
-/** Starts `command args` inside namespace `ns`; resolves once it is running. */
-export function spawnInNamespace(
+function launch(
   ns: string,
   command: string,
-  args: readonly string[],
-  options: SpawnOptions = {},
+  argv: readonly string[],
+  label: string,
+  env: NodeJS.ProcessEnv,
 ): Promise<LabProcess> {
-  const label = options.label ?? command;
   return new Promise((resolve, reject) => {
-    const child = spawn('ip', ['netns', 'exec', ns, command, ...args], {
+    const child = spawn(command, [...argv], {
       cwd: REPO_ROOT,
-      env: options.env ?? labEnv(),
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.once('error', (e) => reject(new Error(`could not start ${label} in ${ns}: ${e.message}`)));
+    child.once('error', (e) =>
+      reject(new Error(`could not start ${label} in ${ns}: ${e.message}`)),
+    );
     child.once('spawn', () => {
       if (child.pid === undefined) {
         reject(new Error(`could not start ${label} in ${ns}: no pid`));
@@ -195,4 +206,39 @@ export function spawnInNamespace(
       resolve(new LabProcessImpl(ns, child.pid, label, child));
     });
   });
+}
+
+/** Starts `command args` inside namespace `ns`; resolves once it is running. */
+export function spawnInNamespace(
+  ns: string,
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): Promise<LabProcess> {
+  return launch(
+    ns,
+    'ip',
+    ['netns', 'exec', ns, command, ...args],
+    options.label ?? command,
+    options.env ?? labEnv(),
+  );
+}
+
+/**
+ * Starts a lab TypeScript script in the caller's own namespace: for orchestration only (a lab
+ * run in a separate process, as the cleanup tests need), never for anything that sends packets.
+ */
+export function spawnOrchestrator(
+  script: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): Promise<LabProcess> {
+  const node = nodeScriptCommand(script);
+  return launch(
+    '(host)',
+    node.command,
+    [...node.args, ...args],
+    options.label ?? script,
+    options.env ?? labEnv(),
+  );
 }

@@ -35,7 +35,8 @@ const host = values.host ?? usage('region-server', '--host is required', SYNOPSI
 if (net.isIP(host) === 0) usage('region-server', `--host must be an IP literal`, SYNOPSIS);
 const regionId = parseIntArg(values['region-id'], MAX_REGION_ID);
 if (regionId === undefined || regionId < 1) usage('region-server', 'bad --region-id', SYNOPSIS);
-const keyFile = values['verify-key'] ?? usage('region-server', '--verify-key is required', SYNOPSIS);
+const keyFile =
+  values['verify-key'] ?? usage('region-server', '--verify-key is required', SYNOPSIS);
 const stunPort =
   values['stun-port'] === undefined ? DEFAULT_STUN_PORT : parsePort(values['stun-port']);
 const relayPort =

@@ -41,5 +41,4 @@ export function parseIntArg(text: string | undefined, max: number): number | und
 }
 
 /** A port number, or undefined. */
-export const parsePort = (text: string | undefined): number | undefined =>
-  parseIntArg(text, 65535);
+export const parsePort = (text: string | undefined): number | undefined => parseIntArg(text, 65535);

@@ -60,6 +60,23 @@ export const StunProbeOutput = z.object({
 });
 export type StunProbeOutput = z.infer<typeof StunProbeOutput>;
 
+/** stun-probe.ts --listen-ms: the datagrams that reached the probe's socket after its bindings. */
+export const StunListenOutput = z.object({
+  received: z.array(z.object({ from: HostPort, bytes: z.number().int() })),
+});
+export type StunListenOutput = z.infer<typeof StunListenOutput>;
+
+/** lab-child.ts: a lab built in another process, for the cleanup tests. */
+export const LabChildReady = z.object({
+  ready: z.literal(true),
+  prefix: z.string(),
+  namespaces: z.array(z.string()),
+  workDir: z.string(),
+  /** A server running inside one of its namespaces. */
+  serverPid: z.number().int(),
+});
+export type LabChildReady = z.infer<typeof LabChildReady>;
+
 /** tcp-probe.ts: whether a TCP connection carried an echo round trip. */
 export const TcpProbeOutput = z.discriminatedUnion('ok', [
   z.object({ ok: z.literal(true), server: HostPort, local: HostPort, rttMs: z.number() }),

@@ -4,22 +4,27 @@
  * is what makes the answers comparable: the same local ip:port mapped to the same public ip:port
  * for every server is endpoint-independent mapping; different ports mean a symmetric NAT.
  *
+ * With --listen-ms, the socket then stays open that long and a second line (StunListenOutput)
+ * lists every datagram that arrived: how tests check which senders a NAT lets in.
+ *
  *   node --import tsx e2e/lab/stun-probe.ts --server ADDR:PORT [--server ...]
- *        [--local-port N] [--timeout-ms MS]
+ *        [--local-port N] [--timeout-ms MS] [--listen-ms MS]
  */
 import dgram from 'node:dgram';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { stunBinding } from '../../src/helper/stun/index.js';
 import {
   parseHostPort,
   type HostPort,
+  type StunListenOutput,
   type StunProbeAnswer,
   type StunProbeOutput,
 } from './script-output.js';
 import { emit, parseIntArg, parsePort, usage } from './script-main.js';
 
 const SYNOPSIS =
-  'stun-probe.ts --server ADDR:PORT [--server ADDR:PORT ...] [--local-port N] [--timeout-ms MS]';
+  'stun-probe.ts --server ADDR:PORT [--server ADDR:PORT ...] [--local-port N] [--timeout-ms MS] [--listen-ms MS]';
 /** Inside the lab a round trip takes well under a millisecond; 2 s means "no answer". */
 const DEFAULT_TIMEOUT_MS = 2_000;
 const MAX_TIMEOUT_MS = 60_000;
@@ -31,6 +36,7 @@ const { values } = parseArgs({
     server: { type: 'string', multiple: true },
     'local-port': { type: 'string' },
     'timeout-ms': { type: 'string' },
+    'listen-ms': { type: 'string' },
   },
   strict: true,
 });
@@ -47,6 +53,12 @@ const timeoutMs =
     ? DEFAULT_TIMEOUT_MS
     : (parseIntArg(values['timeout-ms'], MAX_TIMEOUT_MS) ??
       usage('stun-probe', 'bad --timeout-ms', SYNOPSIS));
+
+const listenMs =
+  values['listen-ms'] === undefined
+    ? 0
+    : (parseIntArg(values['listen-ms'], MAX_TIMEOUT_MS) ??
+      usage('stun-probe', 'bad --listen-ms', SYNOPSIS));
 
 const socket = dgram.createSocket('udp4');
 await new Promise<void>((resolve, reject) => {
@@ -80,5 +92,17 @@ const output: StunProbeOutput = {
   local: { address: socket.address().address, port: socket.address().port },
   answers,
 };
-socket.close();
-emit(output);
+if (listenMs === 0) {
+  socket.close();
+  emit(output);
+} else {
+  const received: StunListenOutput['received'] = [];
+  socket.on('message', (packet, rinfo) =>
+    received.push({ from: { address: rinfo.address, port: rinfo.port }, bytes: packet.length }),
+  );
+  emit(output); // listening already, so a sender reacting to this line is not missed
+  await sleep(listenMs);
+  socket.close();
+  const listened: StunListenOutput = { received };
+  emit(listened);
+}

@@ -10,6 +10,7 @@ import {
   formatHostPort,
   parseLastJsonLine,
   ReadyLine,
+  StunListenOutput,
   StunProbeOutput,
   type HostPort,
 } from './script-output.js';
@@ -71,4 +72,36 @@ export async function stunProbe(
     timeoutMs: PROBE_STARTUP_ALLOWANCE_MS + perServer * servers.length,
   });
   return parseLastJsonLine(stdout, StunProbeOutput, 'stun-probe');
+}
+
+export interface StunListener {
+  /** The bindings, as from stunProbe(). */
+  readonly probe: StunProbeOutput;
+  /** Every datagram that reached the probe's socket in the listening window after them. */
+  readonly received: Promise<StunListenOutput['received']>;
+}
+
+/**
+ * stunProbe(), after which the probe's socket stays open for `listenMs`: send datagrams to the
+ * mapped address in the meantime to see which senders the NAT lets through.
+ */
+export async function stunProbeAndListen(
+  lab: NatLab,
+  ns: string,
+  servers: readonly HostPort[],
+  listenMs: number,
+  options: StunProbeOptions = {},
+): Promise<StunListener> {
+  const args = servers.flatMap((s) => ['--server', formatHostPort(s)]);
+  args.push('--listen-ms', String(listenMs));
+  if (options.localPort !== undefined) args.push('--local-port', String(options.localPort));
+  if (options.timeoutMs !== undefined) args.push('--timeout-ms', String(options.timeoutMs));
+  const p = await lab.spawnScript(ns, STUN_PROBE_SCRIPT, args, { label: 'stun-probe' });
+  const probe = await p.waitForJson(StunProbeOutput);
+  const received = p
+    .waitForJson(StunListenOutput, listenMs + PROBE_STARTUP_ALLOWANCE_MS)
+    .then((r) => r.received);
+  // Callers may not await it when an earlier assertion fails; the rejection is theirs to see.
+  received.catch(() => undefined);
+  return { probe, received };
 }

@@ -4,7 +4,13 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { LabProcess } from './process.js';
-import { formatHostPort, parseLastJsonLine, ReadyLine, TcpProbeOutput, type HostPort } from './script-output.js';
+import {
+  formatHostPort,
+  parseLastJsonLine,
+  ReadyLine,
+  TcpProbeOutput,
+  type HostPort,
+} from './script-output.js';
 import type { NatLab, Service } from './topology.js';
 
 const TCP_ECHO_SCRIPT = fileURLToPath(new URL('./tcp-echo.ts', import.meta.url));

@@ -30,13 +30,7 @@ import {
   type Segment,
 } from './addressing.js';
 import { hostHardwareLinks, isolationProblems } from './isolation.js';
-import {
-  natRouters,
-  natRuleset,
-  ROUTER_LAN_IF,
-  ROUTER_WAN_IF,
-  type NatKind,
-} from './nat.js';
+import { natRouters, natRuleset, ROUTER_LAN_IF, ROUTER_WAN_IF, type NatKind } from './nat.js';
 import { createLab, type Lab } from './netns.js';
 import {
   labEnv,
@@ -53,6 +47,9 @@ export const HOST_IF = 'eth0';
 const SITE_NAME_RE = /^[a-z][a-z0-9]{0,7}$/;
 /** Device and service names become `d-<name>` / `s-<name>` interface names. */
 const HOST_NAME_RE = /^[a-z][a-z0-9]{0,11}$/;
+/** Names whose namespaces would collide: `<site>-router`, `<site>-isp`, `svc-<service>`. */
+const RESERVED_DEVICE_NAMES = new Set(['router', 'isp']);
+const RESERVED_SITE_NAMES = new Set(['svc']);
 
 export interface Internet {
   readonly ns: string;
@@ -127,13 +124,33 @@ export interface NatLab {
   sites(): readonly Site[];
   devices(): readonly Device[];
   /** Runs a program in a lab namespace to completion. */
-  exec(ns: string, command: string, args: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  exec(
+    ns: string,
+    command: string,
+    args: readonly string[],
+    options?: ExecOptions,
+  ): Promise<ExecResult>;
   /** Runs a lab TypeScript script (`node --import tsx`) in a namespace to completion. */
-  runScript(ns: string, script: string, args: readonly string[], options?: ExecOptions): Promise<ExecResult>;
+  runScript(
+    ns: string,
+    script: string,
+    args: readonly string[],
+    options?: ExecOptions,
+  ): Promise<ExecResult>;
   /** Starts a long-running program in a lab namespace; it is stopped on dispose. */
-  spawn(ns: string, command: string, args: readonly string[], options?: SpawnOptions): Promise<LabProcess>;
+  spawn(
+    ns: string,
+    command: string,
+    args: readonly string[],
+    options?: SpawnOptions,
+  ): Promise<LabProcess>;
   /** Starts a lab TypeScript script in a namespace; it is stopped on dispose. */
-  spawnScript(ns: string, script: string, args: readonly string[], options?: SpawnOptions): Promise<LabProcess>;
+  spawnScript(
+    ns: string,
+    script: string,
+    args: readonly string[],
+    options?: SpawnOptions,
+  ): Promise<LabProcess>;
   /** Every namespace of the lab. */
   namespaces(): string[];
   /** Throws if any lab link reaches beyond the lab or a host interface has moved. */
@@ -152,6 +169,7 @@ class NatLabImpl implements NatLab {
   private readonly plan = new AddressPlan();
   private readonly serviceList: Service[] = [];
   private readonly siteList: SiteImpl[] = [];
+  private readonly siteNames = new Set<string>();
   private readonly hostNames = new Set<string>();
   private readonly processes = new Set<LabProcess>();
   private disposing: Promise<void> | undefined;
@@ -181,9 +199,12 @@ class NatLabImpl implements NatLab {
     return this.base.exec(ns, 'sysctl', ['-q', '-w', ...settings]);
   }
 
-  claimHostName(name: string, what: string): void {
+  claimHostName(name: string, what: 'service' | 'device'): void {
     if (!HOST_NAME_RE.test(name)) {
       throw new Error(`${what} name ${JSON.stringify(name)} must match ${HOST_NAME_RE}`);
+    }
+    if (what === 'device' && RESERVED_DEVICE_NAMES.has(name)) {
+      throw new Error(`device name ${name} is reserved`);
     }
     if (this.hostNames.has(name)) throw new Error(`${what} name ${name} is already taken`);
     this.hostNames.add(name);
@@ -225,7 +246,9 @@ class NatLabImpl implements NatLab {
     if (!SITE_NAME_RE.test(name)) {
       throw new Error(`site name ${JSON.stringify(name)} must match ${SITE_NAME_RE}`);
     }
-    if (this.siteList.some((s) => s.name === name)) throw new Error(`site ${name} exists`);
+    if (RESERVED_SITE_NAMES.has(name)) throw new Error(`site name ${name} is reserved`);
+    if (this.siteNames.has(name)) throw new Error(`site ${name} exists`);
+    this.siteNames.add(name);
     const index = this.plan.nextSiteIndex();
     const wan = this.plan.wanAddress();
     const lan = nat === 'none' ? this.plan.publicLan() : this.plan.natLan(index);
@@ -241,8 +264,16 @@ class NatLabImpl implements NatLab {
       await this.base.createVeth(outerNs, ROUTER_LAN_IF, routerNs, ROUTER_WAN_IF);
       await this.base.setUp(outerNs, ROUTER_LAN_IF);
       await this.base.setUp(routerNs, ROUTER_WAN_IF);
-      await this.base.addAddress(outerNs, ROUTER_LAN_IF, `${carrier.outer}/${carrier.prefixLength}`);
-      await this.base.addAddress(routerNs, ROUTER_WAN_IF, `${carrier.inner}/${carrier.prefixLength}`);
+      await this.base.addAddress(
+        outerNs,
+        ROUTER_LAN_IF,
+        `${carrier.outer}/${carrier.prefixLength}`,
+      );
+      await this.base.addAddress(
+        routerNs,
+        ROUTER_WAN_IF,
+        `${carrier.inner}/${carrier.prefixLength}`,
+      );
       await this.ip(routerNs, ['route', 'add', 'default', 'via', carrier.outer]);
       await this.base.waitLinkReady(routerNs, ROUTER_WAN_IF);
       await this.sysctl(outerNs, ['net.ipv4.ip_forward=1']);
@@ -264,7 +295,8 @@ class NatLabImpl implements NatLab {
     const [innerSpec, outerSpec] = specs;
     const routerRules = innerSpec ? natRuleset(innerSpec) : null;
     const outerRules = outerSpec ? natRuleset(outerSpec) : null;
-    if (routerRules !== null) await this.base.exec(routerNs, 'nft', ['-f', '-'], { input: routerRules });
+    if (routerRules !== null)
+      await this.base.exec(routerNs, 'nft', ['-f', '-'], { input: routerRules });
     if (outerNs !== null && outerRules !== null) {
       await this.base.exec(outerNs, 'nft', ['-f', '-'], { input: outerRules });
     }
@@ -307,11 +339,21 @@ class NatLabImpl implements NatLab {
     return this.siteList.flatMap((s) => s.devices());
   }
 
-  exec(ns: string, command: string, args: readonly string[], options?: ExecOptions): Promise<ExecResult> {
+  exec(
+    ns: string,
+    command: string,
+    args: readonly string[],
+    options?: ExecOptions,
+  ): Promise<ExecResult> {
     return this.base.exec(ns, command, args, options);
   }
 
-  runScript(ns: string, script: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  runScript(
+    ns: string,
+    script: string,
+    args: readonly string[],
+    options: ExecOptions = {},
+  ): Promise<ExecResult> {
     const node = nodeScriptCommand(resolveScript(script));
     return this.base.exec(ns, node.command, [...node.args, ...args], {
       ...options,
@@ -319,7 +361,12 @@ class NatLabImpl implements NatLab {
     });
   }
 
-  async spawn(ns: string, command: string, args: readonly string[], options: SpawnOptions = {}): Promise<LabProcess> {
+  async spawn(
+    ns: string,
+    command: string,
+    args: readonly string[],
+    options: SpawnOptions = {},
+  ): Promise<LabProcess> {
     if (this.disposing) throw new Error('lab is disposed');
     if (!this.base.namespaceNames().includes(ns)) {
       throw new Error(`namespace ${ns} does not belong to this lab`);
@@ -330,7 +377,12 @@ class NatLabImpl implements NatLab {
     return p;
   }
 
-  spawnScript(ns: string, script: string, args: readonly string[], options: SpawnOptions = {}): Promise<LabProcess> {
+  spawnScript(
+    ns: string,
+    script: string,
+    args: readonly string[],
+    options: SpawnOptions = {},
+  ): Promise<LabProcess> {
     const path = resolveScript(script);
     const node = nodeScriptCommand(path);
     return this.spawn(ns, node.command, [...node.args, ...args], {

@@ -29,6 +29,7 @@ import type { ControlContext } from './context.js';
 import { installErrorHandler } from './http/errors.js';
 import { applyUpdate, loadHub } from './mesh.js';
 import { NetmapHub } from './netmap/hub.js';
+import { EnginePolicy } from './netmap/engine-policy.js';
 import type { MeshDevice } from './netmap/device.js';
 import {
   issueRelayToken,
@@ -108,7 +109,13 @@ export async function startControl(
     });
     return { token, expiresAt: new Date(at.getTime() + ttl * 1000).toISOString() };
   };
-  const hub = new NetmapHub({ relayMap: () => relayMap, issueRelayToken: issueToken, clock: now });
+  const policy = new EnginePolicy();
+  const hub = new NetmapHub({
+    relayMap: () => relayMap,
+    issueRelayToken: issueToken,
+    clock: now,
+    policy,
+  });
   await loadHub(store, hub);
 
   const ctx: ControlContext = {

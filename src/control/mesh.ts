@@ -56,6 +56,8 @@ export function toMeshDevice(
             type: 'user',
             user: { id: owner.id, displayName: owner.displayName, email: owner.email },
           },
+    ownerRole: d.userId !== null && owner ? owner.role : null,
+    ownerGroups: d.userId !== null && owner ? owner.groups : [],
     os: os.success ? os.data : 'other',
     hostInfo: hostInfo.success ? hostInfo.data : null,
     keyExpiry: d.keyExpiryDisabled || !d.keyExpiry ? null : d.keyExpiry.toISOString(),

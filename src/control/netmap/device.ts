@@ -21,6 +21,9 @@ export interface MeshDevice {
   readonly discoKey: string | null;
   readonly addresses: { readonly ipv4: string; readonly ipv6: string };
   readonly owner: DeviceOwner;
+  /** The owning user's role and IdP groups (policy sources); null/empty for tagged devices. */
+  readonly ownerRole: 'owner' | 'admin' | 'member' | null;
+  readonly ownerGroups: readonly string[];
   readonly os: OsKind;
   readonly hostInfo: HostInfo | null;
   /** ISO time, or null when expiry is disabled for this device. */

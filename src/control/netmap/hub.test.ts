@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Peer } from '../../shared/schema/control/netmap.js';
 import { NetmapHub, type HubOptions } from './hub.js';
+import { EnginePolicy } from './engine-policy.js';
+import { parsePolicy } from '../policy/index.js';
 import {
   CollectingSink,
   deviceFixture,
@@ -300,7 +302,10 @@ describe('NetmapHub presence batching', () => {
  * Model check: after any sequence of changes, every live client's netmap — built from its full
  * map plus the deltas it received — equals the netmap a fresh subscription would get now.
  */
-describe('NetmapHub delta model', () => {
+describe.each([
+  ['allow-all policy', () => undefined],
+  ['policy engine', () => new EnginePolicy()],
+])('NetmapHub delta model with %s', (_name, makePolicy) => {
   const op = fc.oneof(
     fc.record({
       t: fc.constant('live' as const),
@@ -331,7 +336,8 @@ describe('NetmapHub delta model', () => {
   it('keeps every client netmap equal to a fresh one', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
-        const { hub } = makeHub();
+        const policy = makePolicy();
+        const { hub } = makeHub(policy ? { policy } : {});
         for (let i = 1; i <= 6; i++) hub.upsertDevice(deviceFixture(i));
         const sinks = new Map<number, CollectingSink>();
         const subs = new Map<number, Awaited<ReturnType<typeof hub.subscribe>>>();
@@ -417,7 +423,70 @@ describe('NetmapHub delta model', () => {
 async function makeHubSnapshot(hub: NetmapHub, id: string, sink: CollectingSink): Promise<void> {
   const d = hub.getDevice(id);
   if (!d) return;
-  const { hub: twin } = makeHub();
+  const { hub: twin } = makeHub({ policy: new EnginePolicy() });
   for (const dev of hub.devices(NETWORK_ID)) twin.upsertDevice(dev);
   await twin.subscribe(id, sink, hello());
 }
+
+describe('NetmapHub with the policy engine', () => {
+  const restrictive = `{
+    // Engineers may reach servers on SSH; nothing else is allowed.
+    groups: { "group:eng": ["ada@example.com"] },
+    tagOwners: { "tag:server": ["group:eng"] },
+    acls: [{ action: "accept", src: ["group:eng"], dst: ["tag:server:22"], proto: "tcp" }],
+  }`;
+  const server = (n: number) =>
+    deviceFixture(n, { owner: { type: 'tagged', tags: ['tag:server'] }, ownerRole: null });
+
+  it('shows only the peers policy allows, filters inbound to tcp/22, and applies a new policy as deltas', async () => {
+    const policy = new EnginePolicy();
+    const { hub } = makeHub({ policy });
+    const parsed = parsePolicy(restrictive);
+    if (!parsed.ok) throw new Error(parsed.error[0]?.message);
+    hub.applyPolicyChange(NETWORK_ID, policy.setPolicy(NETWORK_ID, parsed.value));
+    for (const i of [1, 2]) hub.upsertDevice(deviceFixture(i));
+    for (const i of [4, 5]) hub.upsertDevice(server(i));
+    const s1 = new CollectingSink();
+    const s4 = new CollectingSink();
+    await hub.subscribe('dev1', s1, hello());
+    await hub.subscribe('dev4', s4, hello());
+    hub.flush();
+    expect(peerIds(s1)).toEqual(['dev4', 'dev5']); // not dev2: engineers don't reach each other
+    expect(peerIds(s4)).toEqual(['dev1', 'dev2']); // servers see who may reach them
+    const f = s4.netmap?.packetFilter ?? [];
+    expect(f).toHaveLength(1);
+    expect(f[0]?.protos).toEqual(['tcp']);
+    expect(f[0]?.dsts.every((d) => d.ports.first === 22 && d.ports.last === 22)).toBe(true);
+    expect(f[0]?.srcs).toEqual(expect.arrayContaining(['100.64.0.2/32', '100.64.0.3/32']));
+    expect(s1.netmap?.packetFilter).toEqual([]); // nothing may reach an engineer's laptop
+
+    const before = s1.messages.length;
+    const allowAll = parsePolicy('{ acls: [{ action: "accept", src: ["*"], dst: ["*:*"] }] }');
+    if (!allowAll.ok) throw new Error(allowAll.error[0]?.message);
+    hub.applyPolicyChange(NETWORK_ID, policy.setPolicy(NETWORK_ID, allowAll.value));
+    hub.flush();
+    expect(s1.messages.slice(before).every((m) => m.type === 'delta')).toBe(true);
+    expect(peerIds(s1)).toEqual(['dev2', 'dev4', 'dev5']);
+    expect(s4.netmap?.packetFilter[0]?.protos).toEqual(['any']);
+  });
+
+  it('drops a device from views when its owner loses the group that granted access', async () => {
+    const policy = new EnginePolicy();
+    const { hub } = makeHub({ policy });
+    const parsed = parsePolicy(
+      '{ groups: { "group:ops": [] }, tagOwners: { "tag:server": [] }, acls: [{ action: "accept", src: ["group:ops"], dst: ["tag:server:*"] }] }',
+    );
+    if (!parsed.ok) throw new Error(parsed.error[0]?.message);
+    hub.applyPolicyChange(NETWORK_ID, policy.setPolicy(NETWORK_ID, parsed.value));
+    hub.upsertDevice(deviceFixture(1, { ownerGroups: ['ops'] }));
+    hub.upsertDevice(server(4));
+    const s4 = new CollectingSink();
+    await hub.subscribe('dev4', s4, hello());
+    hub.flush();
+    expect(peerIds(s4)).toEqual(['dev1']);
+    hub.upsertDevice(deviceFixture(1, { ownerGroups: [] })); // the IdP no longer says "ops"
+    hub.flush();
+    expect(peerIds(s4)).toEqual([]);
+    expect(s4.netmap?.packetFilter).toEqual([]);
+  });
+});

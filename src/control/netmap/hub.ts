@@ -21,7 +21,12 @@ import type { NetworkSummary } from '../../shared/schema/control/auth.js';
 import { ChangeLog } from './changelog.js';
 import { isKeyExpired, type LivePatch, type MeshDevice } from './device.js';
 import { toPeer, toSelf } from './peer-view.js';
-import { allowAllPolicy, type PeerPolicy } from './policy.js';
+import {
+  allowAllPolicy,
+  type PeerPolicy,
+  type PeerSetChange,
+  type PolicyNetworkChange,
+} from './policy.js';
 
 /** Changes remembered per network for resumption: about a minute of heavy churn at 10k devices. */
 const DEFAULT_CHANGELOG_CAPACITY = 16_384;
@@ -260,7 +265,7 @@ export class NetmapHub {
     if (!net) throw new Error(`netmap hub: unknown network ${device.networkId}`);
     const old = net.devices.get(device.id);
     // Live fields belong to the stream, not the database row the caller loaded.
-    const next: MeshDevice =
+    let next: MeshDevice =
       old && net.subs.has(device.id)
         ? {
             ...device,
@@ -271,34 +276,78 @@ export class NetmapHub {
             lastSeen: old.lastSeen,
           }
         : device;
+    // A stateful policy learns of the change first; its posture verdict becomes part of the device.
+    const change = this.policy.deviceChanged?.(next) ?? null;
+    if (change) next = { ...next, posture: change.posture };
     net.devices.set(device.id, next);
     net.peerJson.delete(device.id);
     this.deviceNetwork.set(device.id, device.networkId);
     this.stats.devices = this.deviceNetwork.size;
     net.log.record({ kind: 'device', id: device.id });
+    const lost = change ? new Set(change.lostBy) : null;
 
     for (const sub of net.subs.values()) {
       if (sub.deviceId === device.id) continue;
       const viewer = net.devices.get(sub.deviceId);
       if (!viewer) continue;
-      const was = old ? this.policy.visible(viewer, old) : false;
       const is = this.policy.visible(viewer, next);
+      const was = lost ? lost.has(sub.deviceId) : old ? this.policy.visible(viewer, old) : false;
       if (is) this.markAdded(sub, device.id);
       else if (was) this.markRemoved(sub, device.id);
-      if (old && this.filterMayDepend(old, next)) this.pendingOf(sub).packetFilter = true;
+      if (!change && old && this.filterMayDepend(old, next))
+        this.pendingOf(sub).packetFilter = true;
     }
+    if (change) this.markFilters(net, change.filters);
 
     const own = net.subs.get(device.id);
     if (own) {
-      if (old && (old.approved !== next.approved || !sameJson(old.owner, next.owner))) {
-        // What this device may see changed: resend its whole map.
-        this.sendFull(own, undefined);
-      } else if (old && old.nodeKey !== next.nodeKey) {
+      if (old && old.nodeKey !== next.nodeKey) {
         // A rotated key needs a new credential-bound stream: the client reconnects.
         this.closeSub(own, { type: 'reauth', reason: 'credential-revoked' });
+      } else if (
+        old &&
+        (change
+          ? change.self === null
+          : old.approved !== next.approved || !sameJson(old.owner, next.owner))
+      ) {
+        // What this device may see changed and nobody computed how: resend its whole map.
+        this.sendFull(own, undefined);
       } else {
+        if (change?.self) this.markPeerSetChange(own, change.self);
         this.pendingOf(own).self = true;
       }
+    }
+  }
+
+  /** A new policy for a network, as a stateful policy computed it: deltas to whoever it affects. */
+  applyPolicyChange(networkId: string, change: PolicyNetworkChange): void {
+    const net = this.networks.get(networkId);
+    if (!net) return;
+    net.log.record({ kind: 'resync' });
+    for (const id of change.postures) {
+      const d = net.devices.get(id);
+      if (!d) continue;
+      net.devices.set(id, { ...d, posture: change.posture(id) });
+      const sub = net.subs.get(id);
+      if (sub) this.pendingOf(sub).self = true;
+    }
+    for (const id of change.views) {
+      const sub = net.subs.get(id);
+      if (sub) this.markPeerSetChange(sub, change.peerChanges(id));
+    }
+    this.markFilters(net, change.filters);
+  }
+
+  private markPeerSetChange(sub: Subscription, c: PeerSetChange): void {
+    for (const id of c.removed) this.markRemoved(sub, id);
+    for (const id of c.added) this.markAdded(sub, id);
+    for (const id of c.reshaped) this.markAdded(sub, id);
+  }
+
+  private markFilters(net: NetworkState, ids: readonly string[]): void {
+    for (const id of ids) {
+      const sub = net.subs.get(id);
+      if (sub) this.pendingOf(sub).packetFilter = true;
     }
   }
 
@@ -328,16 +377,20 @@ export class NetmapHub {
     if (!net || !old) return;
     const own = net.subs.get(id);
     if (own) this.closeSub(own, { type: 'reauth', reason });
+    const change = this.policy.deviceRemoved?.(old) ?? null;
     net.devices.delete(id);
     net.peerJson.delete(id);
     net.resume.delete(id);
     this.deviceNetwork.delete(id);
     this.stats.devices = this.deviceNetwork.size;
     net.log.record({ kind: 'device', id });
+    const lost = change ? new Set(change.lostBy) : null;
     for (const sub of net.subs.values()) {
       const viewer = net.devices.get(sub.deviceId);
-      if (viewer && this.policy.visible(viewer, old)) this.markRemoved(sub, id);
+      if (viewer && (lost ? lost.has(sub.deviceId) : this.policy.visible(viewer, old)))
+        this.markRemoved(sub, id);
     }
+    if (change) this.markFilters(net, change.filters);
   }
 
   // -- streams -----------------------------------------------------------------------------
@@ -560,7 +613,8 @@ export class NetmapHub {
       dns: net.info.dns,
       relayMap: this.opts.relayMap(),
       relayToken: token === undefined ? (this.currentToken.get(sub) ?? null) : token,
-      postureQueries: this.opts.postureQueries?.(net.info.summary.id) ?? { processPaths: [] },
+      postureQueries: this.policy.postureQueries?.(net.info.summary.id) ??
+        this.opts.postureQueries?.(net.info.summary.id) ?? { processPaths: [] },
       collectedAt: new Date(this.clock()).toISOString(),
     };
     if (token !== undefined) this.currentToken.set(sub, token);

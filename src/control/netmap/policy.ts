@@ -3,8 +3,42 @@
  * change without touching delta computation. `allowAllPolicy` is the default: every approved
  * device of a network sees every other.
  */
-import type { PacketFilter, Peer } from '../../shared/schema/control/netmap.js';
+import type {
+  PacketFilter,
+  Peer,
+  PostureQueries,
+  PostureResult,
+} from '../../shared/schema/control/netmap.js';
 import type { MeshDevice } from './device.js';
+
+/** How a peer set changed for one viewer (the engine computes it exactly). */
+export interface PeerSetChange {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  /** Still visible, but shaped differently for this viewer (routes, exit node). */
+  readonly reshaped: readonly string[];
+}
+
+/** What a stateful policy reports after learning of one device's change. */
+export interface PolicyDeviceChange {
+  /** Viewers that no longer see the device. */
+  readonly lostBy: readonly string[];
+  /** Devices whose inbound packet filter changed. */
+  readonly filters: readonly string[];
+  /** The device's own peer set change; null when the hub should resend its full map. */
+  readonly self: PeerSetChange | null;
+  /** The device's posture results as policy evaluates them now. */
+  readonly posture: readonly PostureResult[];
+}
+
+/** A policy change across a network: who must hear what. */
+export interface PolicyNetworkChange {
+  readonly views: readonly string[];
+  readonly filters: readonly string[];
+  readonly postures: readonly string[];
+  peerChanges(viewerId: string): PeerSetChange;
+  posture(id: string): readonly PostureResult[];
+}
 
 export interface PeerPolicy {
   /** May `viewer` have `target` in its netmap (either may initiate to the other)? */
@@ -13,6 +47,14 @@ export interface PeerPolicy {
   peerFor(viewer: MeshDevice, target: MeshDevice, base: Peer): Peer;
   /** The compiled inbound filter where `device` is the destination. */
   packetFilter(device: MeshDevice, all: ReadonlyMap<string, MeshDevice>): PacketFilter;
+  /**
+   * Stateful policies (the policy engine) learn of each change here, before the hub computes who
+   * must hear about it. Stateless policies leave these out and the hub compares old and new.
+   */
+  deviceChanged?(device: MeshDevice): PolicyDeviceChange;
+  deviceRemoved?(device: MeshDevice): Pick<PolicyDeviceChange, 'lostBy' | 'filters'>;
+  /** What devices of a network must report for posture checks. */
+  postureQueries?(networkId: string): PostureQueries;
 }
 
 /** Every approved device sees every other; inbound filter accepts everything from the mesh. */

@@ -33,6 +33,8 @@ export function deviceFixture(n: number, over: Partial<MeshDevice> = {}): MeshDe
       ipv6: `fd7a:115c:a1e0::${(n + 1).toString(16)}`,
     },
     owner: { type: 'user', user: { id: 'u1', displayName: 'Ada', email: 'ada@example.com' } },
+    ownerRole: 'owner',
+    ownerGroups: [],
     os: 'linux',
     hostInfo: null,
     keyExpiry: null,
