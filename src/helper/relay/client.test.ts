@@ -10,43 +10,14 @@ import {
 import { startRelayServer, type RunningRelay } from '../../control/relay/standalone.js';
 import { issueRelayToken } from '../../control/relay/token.js';
 import { generateRelayTokenKeyPair } from '../../control/relay/token-keys.js';
-import { RelayClient, type RelayClientClock, type RelayClientState } from './client.js';
+import { RelayClient, type RelayClientState } from './client.js';
+import { ManualClock } from '../testing/manual-clock.js';
 
 const issuer = generateRelayTokenKeyPair();
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-/** Simulated time for the client's timers; network I/O stays real. */
-class ManualClock implements RelayClientClock {
-  private t = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private nextId = 1;
-  now = (): number => this.t;
-  setTimeout = (fn: () => void, ms: number): unknown => {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  };
-  clearTimeout = (h: unknown): void => void this.timers.delete(h as number);
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      const due = [...this.timers.entries()]
-        .filter(([, x]) => x.at <= end)
-        .sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.timers.delete(due[0]);
-      this.t = due[1].at;
-      due[1].fn();
-    }
-    this.t = end;
-  }
-  pending(): number[] {
-    return [...this.timers.values()].map((x) => x.at - this.t);
-  }
-}
 
 async function relay(port = 0): Promise<RunningRelay> {
   const r = await startRelayServer({

@@ -3,9 +3,9 @@
  * key. It reconnects by itself (jittered exponential backoff, a fresh token per attempt), watches
  * the server's keep-alives, and reports typed states. magicsock owns one per region it uses.
  */
+import { systemClock, type Clock } from '../control-client/clock.js';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import WebSocket, { type ClientOptions, type RawData } from 'ws';
 import { KEY_LENGTH, keyToHex } from '../../shared/keys.js';
 import { RelayCloseCode } from '../../shared/relay/close-codes.js';
@@ -58,23 +58,9 @@ export interface RelayClientEvents {
   state: [state: RelayClientState];
 }
 
-/** Timers behind an interface so reconnect logic can run on a simulated clock. */
-export interface RelayClientClock {
-  /** Monotonic milliseconds. */
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const systemClock: RelayClientClock = {
-  now: () => performance.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+/** The relay client's timers: the helper's one Clock interface. */
+export type RelayClientClock = Clock;
+export { systemClock };
 
 /** Time to open the socket and get the server hello: covers TCP + TLS + token check. */
 export const CONNECT_TIMEOUT_MS = 10_000;
