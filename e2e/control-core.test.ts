@@ -338,6 +338,70 @@ for (const driver of ['sqlite', 'postgres'] as Driver[]) {
       await m.close();
     });
 
+    it('applies a saved policy to live netmaps as deltas, and approved routes to allowed IPs', async () => {
+      const net = await c.server.ctx.defaultNetwork();
+      const carol = await c.server.store.users.createLocal({
+        networkId: net.id,
+        email: 'carol@test.trellis',
+        passwordHash: await hashPassword('carol-password-123'),
+      });
+      if (!carol.ok) throw new Error(carol.error);
+      const carolSession = await passwordLogin(c.url, 'carol@test.trellis', 'carol-password-123');
+      const mine = await registerDevice(c.url, { type: 'session', token: session }, 'owner-box');
+      const hers = await registerDevice(
+        c.url,
+        { type: 'session', token: carolSession },
+        'carol-box',
+      );
+      const m = new MapClient(c.url, mine.credential, mine.nodeKey);
+      await m.until((x) => x.netmap?.peers.some((p) => p.id === hers.deviceId) === true);
+      const auth = { authorization: `Bearer ${session}`, 'content-type': 'application/json' };
+      const put = (policy: string) =>
+        fetch(`${c.url}/v1/admin/policy`, {
+          method: 'PUT',
+          headers: auth,
+          body: JSON.stringify({ policy }),
+        });
+
+      // Only the owner's own devices may talk to each other now.
+      const saved = await put(
+        `{ acls: [{ action: "accept", src: ["${c.owner.email}"], dst: ["${c.owner.email}:*"] }] }`,
+      );
+      expect(saved.status).toBe(200);
+      const seen = m.messages.length;
+      await m.until((x) => x.netmap?.peers.some((p) => p.id === hers.deviceId) === false);
+      expect(m.messages.slice(seen).every((msg) => msg.type === 'delta')).toBe(true);
+
+      // Allow everything again; carol's device advertises a subnet and an admin approves it.
+      expect((await put('{ acls: [{ action: "accept", src: ["*"], dst: ["*:*"] }] }')).status).toBe(
+        200,
+      );
+      await m.until((x) => x.netmap?.peers.some((p) => p.id === hers.deviceId) === true);
+      const mc = new MapClient(c.url, hers.credential, hers.nodeKey);
+      await mc.until((x) => x.netmap !== null);
+      mc.send({
+        type: 'update',
+        hostInfo: hostInfo('carol-box', { advertisedRoutes: ['10.42.0.0/24'] }),
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      const approve = await fetch(`${c.url}/v1/admin/devices/${hers.deviceId}`, {
+        method: 'PATCH',
+        headers: auth,
+        body: JSON.stringify({ approvedRoutes: ['10.42.0.0/24'] }),
+      });
+      expect(approve.status).toBe(200);
+      await m.until(
+        (x) =>
+          x.netmap?.peers
+            .find((p) => p.id === hers.deviceId)
+            ?.allowedIPs.includes('10.42.0.0/24') === true,
+      );
+      expect(m.netmap?.peers.find((p) => p.id === hers.deviceId)?.routesOffered).toEqual([
+        '10.42.0.0/24',
+      ]);
+      await Promise.all([m.close(), mc.close()]);
+    });
+
     it('refuses map streams without valid credentials and ends malformed ones', async () => {
       const status = await new Promise<number>((resolve) => {
         const ws = new WebSocket(`${c.url.replace('http', 'ws')}/v1/map`, {

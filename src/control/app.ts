@@ -27,7 +27,9 @@ import { bootstrap, type BootstrapResult } from './bootstrap.js';
 import { publicUrl as configPublicUrl, storeConfigOf, type ControlConfig } from './config.js';
 import type { ControlContext } from './context.js';
 import { installErrorHandler } from './http/errors.js';
-import { applyUpdate, loadHub } from './mesh.js';
+import { applyUpdate, loadHub, refreshDevice } from './mesh.js';
+import { DEFAULT_POLICY_TEXT, parsePolicy } from './policy/index.js';
+import type { PolicyNetworkChange } from './netmap/policy.js';
 import { NetmapHub } from './netmap/hub.js';
 import { EnginePolicy } from './netmap/engine-policy.js';
 import type { MeshDevice } from './netmap/device.js';
@@ -116,6 +118,7 @@ export async function startControl(
     clock: now,
     policy,
   });
+  for (const n of await store.networks.list()) await loadPolicy(store, policy, n.id, log);
   await loadHub(store, hub);
 
   const ctx: ControlContext = {
@@ -144,6 +147,13 @@ export async function startControl(
     ),
     relaySigningKey: relayKeys.privateKey,
     now,
+    policyOf: (networkId) => policy.policyOf(networkId),
+    onPolicyChanged: async (networkId) => {
+      const change = await loadPolicy(store, policy, networkId, log);
+      if (change) hub.applyPolicyChange(networkId, change);
+      // Route approvals follow the new autoApprovers: re-read every device's routes.
+      for (const d of [...hub.devices(networkId)]) await refreshDevice(store, hub, d.id);
+    },
     audit: async (entry) => {
       try {
         await store.audit.append(entry);
@@ -188,8 +198,13 @@ export async function startControl(
       return d ? { deviceId: d.id, nodeKey: d.nodeKey } : null;
     },
     onUpdate: (deviceId, update) =>
-      applyUpdate(store, hub, deviceId, update, (e) =>
-        log.warn({ err: e, deviceId }, 'persisting device update failed'),
+      applyUpdate(
+        store,
+        hub,
+        deviceId,
+        update,
+        (id) => policy.policyOf(id),
+        (e) => log.warn({ err: e, deviceId }, 'persisting device update failed'),
       ),
     onPresence: (deviceId) => {
       store.devices
@@ -261,6 +276,32 @@ export async function startControl(
       await store.close();
     },
   };
+}
+
+/**
+ * Loads a network's policy in force into the engine. A stored policy that no longer parses (a
+ * newer server wrote it, or the database was edited by hand) keeps the previous one and says so:
+ * the mesh never falls open or shut because of a bad document.
+ */
+async function loadPolicy(
+  store: Store,
+  engine: EnginePolicy,
+  networkId: string,
+  log: Logger,
+): Promise<PolicyNetworkChange | null> {
+  const active = await store.policies.getActive(networkId);
+  const users = await store.users.list(networkId);
+  const parsed = parsePolicy(active?.text ?? DEFAULT_POLICY_TEXT, {
+    knownGroups: new Set(users.flatMap((u) => u.groups)),
+  });
+  if (!parsed.ok) {
+    log.error(
+      { networkId, version: active?.version, problems: parsed.error.slice(0, 5) },
+      'stored policy does not parse; keeping the previous one',
+    );
+    return null;
+  }
+  return engine.setPolicy(networkId, parsed.value);
 }
 
 /**

@@ -9,6 +9,8 @@ import { apiKeyCommands } from './cli/commands/apikeys.js';
 import { auditCommand } from './cli/commands/audit.js';
 import { deviceCommands } from './cli/commands/devices.js';
 import { keyCommands } from './cli/commands/keys.js';
+import { policyCommands } from './cli/commands/policy.js';
+import { routeCommands } from './cli/commands/routes.js';
 import { sessionCommands } from './cli/commands/sessions.js';
 import { settingsCommands } from './cli/commands/settings.js';
 import { migrateCommand, serveCommand, versionCommand } from './cli/commands/system.js';
@@ -36,6 +38,8 @@ const COMMANDS: readonly Command[] = [
   ...sessionCommands,
   ...apiKeyCommands,
   ...settingsCommands,
+  ...policyCommands,
+  ...routeCommands,
   auditCommand,
   migrateCommand,
   versionCommand,

@@ -2,6 +2,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ControlConfig } from './config.js';
+import type { Policy } from './policy/index.js';
 import type { NetmapHub } from './netmap/hub.js';
 import type { Store } from './store/index.js';
 import type { AppendAuditInput } from './store/audit.js';
@@ -25,6 +26,13 @@ export interface ControlContext {
   readonly registerLimiter: SourceRateLimiter;
   readonly relaySigningKey: KeyObject;
   readonly now: () => number;
+  /** The access policy in force for a network. */
+  policyOf(networkId: string): Policy;
   /** Appends to the audit log; never fails the request that caused it (errors are logged). */
   audit(entry: AppendAuditInput): Promise<void>;
+  /**
+   * A new policy version is in force for the network (saved or rolled back): the netmap side
+   * reloads it (store.policies.getActive) and sends deltas. Optional: absent, nothing is live.
+   */
+  onPolicyChanged?(networkId: string): Promise<void> | void;
 }

@@ -9,6 +9,9 @@ import type { MapUpdate } from '../shared/schema/control/map-stream.js';
 import type { HubNetwork, NetmapHub } from './netmap/hub.js';
 import type { MeshDevice } from './netmap/device.js';
 import type { Device } from './store/devices.js';
+import type { DeviceRoutes } from './store/routes.js';
+import type { Policy } from './policy/index.js';
+import { autoApproveRoutes } from './admin/routes.js';
 import type { Network } from './store/networks.js';
 import type { Store } from './store/index.js';
 import type { User } from './store/users.js';
@@ -38,6 +41,7 @@ export function toMeshDevice(
   d: Device,
   network: Network,
   owner: User | null | undefined,
+  routes?: DeviceRoutes,
 ): MeshDevice {
   const os = OsKind.safeParse(d.os);
   const hostInfo = HostInfo.safeParse(d.hostInfo);
@@ -69,8 +73,12 @@ export function toMeshDevice(
     homeRelayRegion: d.homeRelayRegion,
     online: false,
     lastSeen: d.lastSeenAt ? d.lastSeenAt.toISOString() : null,
-    routes: { advertised: d.advertisedRoutes, approved: [] },
-    isExitNode: false,
+    // Routes that are advertised and approved reach peers' allowed IPs; the exit node likewise.
+    routes: {
+      advertised: routes?.advertised ?? d.advertisedRoutes,
+      approved: routes?.enabled ?? [],
+    },
+    isExitNode: routes?.exitNode.enabled ?? false,
     posture: [],
   };
 }
@@ -80,10 +88,30 @@ export async function loadHub(store: Store, hub: NetmapHub): Promise<void> {
   for (const n of await store.networks.list()) {
     hub.setNetwork(n.id, hubNetwork(n));
     const users = new Map((await store.users.list(n.id)).map((u) => [u.id, u]));
+    const routes = await store.routes.listByNetwork(n.id);
     for (const d of await store.devices.list(n.id)) {
-      hub.upsertDevice(toMeshDevice(d, n, d.userId ? users.get(d.userId) : null));
+      hub.upsertDevice(toMeshDevice(d, n, d.userId ? users.get(d.userId) : null, routes.get(d.id)));
     }
   }
+}
+
+/**
+ * Records what a device advertises (subnet routes, exit node) and lets the policy's autoApprovers
+ * approve what they cover. Approval by an admin happens through the admin API.
+ */
+export async function advertise(
+  store: Store,
+  deviceId: string,
+  h: Pick<HostInfo, 'advertisedRoutes' | 'advertiseExitNode'>,
+  policyOf: (networkId: string) => Policy,
+): Promise<void> {
+  const d = await store.devices.get(deviceId);
+  if (!d) return;
+  await store.routes.setAdvertised(deviceId, {
+    routes: h.advertisedRoutes,
+    exitNode: h.advertiseExitNode,
+  });
+  await autoApproveRoutes(store, d.networkId, deviceId, policyOf(d.networkId));
 }
 
 /** Re-reads one device (after an admin change or registration) and hands it to the hub. */
@@ -96,7 +124,7 @@ export async function refreshDevice(store: Store, hub: NetmapHub, deviceId: stri
   const n = await store.networks.get(d.networkId);
   if (!n) return;
   const owner = d.userId ? await store.users.get(d.userId) : null;
-  hub.upsertDevice(toMeshDevice(d, n, owner));
+  hub.upsertDevice(toMeshDevice(d, n, owner, await store.routes.get(d.id)));
 }
 
 /**
@@ -108,6 +136,7 @@ export function applyUpdate(
   hub: NetmapHub,
   deviceId: string,
   u: MapUpdate,
+  policyOf: (networkId: string) => Policy,
   onError: (e: unknown) => void,
 ): void {
   const live: { endpoints?: Endpoint[]; homeRelayRegion?: number | null } = {};
@@ -142,6 +171,7 @@ export function applyUpdate(
           hostInfo: JSON.parse(JSON.stringify(h)) as Record<string, never>,
         })
         .then(() => store.devices.setAdvertisedRoutes(deviceId, h.advertisedRoutes))
+        .then(() => advertise(store, deviceId, h, policyOf))
         .then(() => refreshDevice(store, hub, deviceId)),
     );
   }

@@ -16,6 +16,8 @@ import { auditAs, change, type AdminDeps, type Caller } from './deps.js';
 import { badRequest, conflict, notFound } from './errors.js';
 import { pageOf, type Page } from './paging.js';
 import { deviceView } from './views.js';
+import { auditRouteChange, setRouteApproval, type RouteApprovalChange } from './routes.js';
+import type { DeviceRoutes } from '../store/routes.js';
 
 async function findDevice(deps: AdminDeps, caller: Caller, id: string): Promise<Device> {
   const d = await deps.store.devices.get(id);
@@ -27,7 +29,17 @@ async function view(deps: AdminDeps, caller: Caller, d: Device): Promise<AdminDe
   const network = await deps.store.networks.get(caller.networkId);
   if (!network) throw notFound('network');
   const owner = d.userId ? await deps.store.users.get(d.userId) : null;
-  return deviceView(d, network, owner, deps.mesh);
+  return withRoutes(deviceView(d, network, owner, deps.mesh), await deps.store.routes.get(d.id));
+}
+
+/** Routes and exit node as stored (advertised and approved), not as the mesh last saw them. */
+function withRoutes(v: AdminDevice, r: DeviceRoutes | undefined): AdminDevice {
+  if (!r) return v;
+  return {
+    ...v,
+    routes: { advertised: r.advertised, approved: r.approved },
+    exitNode: { advertised: r.exitNode.advertised, approved: r.exitNode.approved },
+  };
 }
 
 export async function listDevices(
@@ -37,15 +49,20 @@ export async function listDevices(
 ): Promise<Page<AdminDevice>> {
   const network = await deps.store.networks.get(caller.networkId);
   if (!network) throw notFound('network');
-  const [devices, users] = await Promise.all([
+  const [devices, users, routes] = await Promise.all([
     deps.store.devices.list(caller.networkId),
     deps.store.users.list(caller.networkId),
+    deps.store.routes.listByNetwork(caller.networkId),
   ]);
   const byId = new Map(users.map((u) => [u.id, u]));
   return pageOf(
     devices,
     (d) => d.name,
-    (d) => deviceView(d, network, d.userId ? (byId.get(d.userId) ?? null) : null, deps.mesh),
+    (d) =>
+      withRoutes(
+        deviceView(d, network, d.userId ? (byId.get(d.userId) ?? null) : null, deps.mesh),
+        routes.get(d.id),
+      ),
     q,
   );
 }
@@ -77,7 +94,11 @@ function changes(before: Device, after: Device): Array<[action: string, diff: Au
   return out;
 }
 
-async function applyUpdate(tx: StoreTx, id: string, r: UpdateDeviceRequest): Promise<Device> {
+async function applyUpdate(
+  tx: StoreTx,
+  id: string,
+  r: UpdateDeviceRequest,
+): Promise<{ device: Device; routes: RouteApprovalChange | null }> {
   if (r.name !== undefined) {
     const renamed = await tx.devices.rename(id, r.name);
     if (!renamed.ok) {
@@ -98,9 +119,13 @@ async function applyUpdate(tx: StoreTx, id: string, r: UpdateDeviceRequest): Pro
       throw notFound('device');
     }
   }
+  const routes =
+    r.approvedRoutes !== undefined || r.exitNodeApproved !== undefined
+      ? await setRouteApproval(tx, id, r)
+      : null;
   const after = await tx.devices.get(id);
   if (!after) throw notFound('device');
-  return after;
+  return { device: after, routes };
 }
 
 /**
@@ -113,13 +138,12 @@ export async function updateDevice(
   id: string,
   r: UpdateDeviceRequest,
 ): Promise<AdminDevice> {
-  if (r.approvedRoutes !== undefined || r.exitNodeApproved !== undefined)
-    throw badRequest('route and exit node approval are not supported by this server yet');
   const before = await findDevice(deps, caller, id);
-  const after = await deps.store.transaction((tx) => applyUpdate(tx, id, r));
+  const { device: after, routes } = await deps.store.transaction((tx) => applyUpdate(tx, id, r));
   const target = { type: 'device', id };
   for (const [action, diff] of changes(before, after))
     await auditAs(deps, caller, action, target, diff);
+  if (routes) await auditRouteChange(deps, caller, id, routes);
   await deps.mesh.deviceChanged(id);
   // Turning expiry back on for a device whose key date has passed ends its stream now.
   if (before.keyExpiryDisabled && !after.keyExpiryDisabled) await deps.mesh.keysExpired();

@@ -4,7 +4,7 @@
  * operations (src/control/admin), which the CLI runs too; changes reach live netmaps through
  * the hub.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   AuditQuery,
   CreateApiKeyRequest,
@@ -12,6 +12,9 @@ import {
   CreateUserRequest,
   IdParams,
   ListQuery,
+  PolicyVersionParams,
+  PutPolicyRequest,
+  RollbackPolicyRequest,
   SessionListQuery,
   SetPasswordRequest,
   UpdateDeviceRequest,
@@ -23,6 +26,8 @@ import type { ControlContext } from '../context.js';
 import { parseInput } from '../http/errors.js';
 import { liveMesh, type AdminDeps, type Caller } from '../admin/deps.js';
 import { adminService, type AdminApi } from '../admin/service.js';
+import { PolicyRejectedError, policyService, type PolicyDeps } from '../admin/policy.js';
+import { routesService } from '../admin/routes.js';
 
 export function callerOf(p: Principal): Caller {
   return p.type === 'user'
@@ -150,5 +155,53 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: ControlContext): 
   app.get('/v1/admin/audit', async (req) => {
     const a = await admin(req);
     return a.audit(parseInput(AuditQuery, req.query));
+  });
+
+  registerPolicyRoutes(app, ctx, deps);
+}
+
+/** Policy versions and routes; a refused policy answers 400 with PolicyRejected's problems. */
+function registerPolicyRoutes(app: FastifyInstance, ctx: ControlContext, base: AdminDeps): void {
+  const deps: PolicyDeps = {
+    ...base,
+    // The version is saved and audited by now; a failure to apply it live is the server's
+    // problem to log, not the admin's request to fail.
+    onPolicyChanged: async (networkId) => {
+      try {
+        await ctx.onPolicyChanged?.(networkId);
+      } catch (e) {
+        ctx.log.error({ err: e, networkId }, 'applying the new policy to live netmaps failed');
+      }
+    },
+  };
+  const caller = async (req: FastifyRequest) => callerOf(await requireAdmin(ctx, req));
+  const refused = (e: unknown, reply: FastifyReply) => {
+    if (e instanceof PolicyRejectedError) return reply.status(400).send(e.body());
+    throw e;
+  };
+
+  app.get('/v1/admin/policy', async (req) => policyService(deps, await caller(req)).getPolicy());
+  app.put('/v1/admin/policy', async (req, reply) => {
+    const p = policyService(deps, await caller(req));
+    const body = parseInput(PutPolicyRequest, req.body);
+    return p.putPolicy(body).catch((e: unknown) => refused(e, reply));
+  });
+  app.get('/v1/admin/policy/versions', async (req) => {
+    const p = policyService(deps, await caller(req));
+    return p.listPolicyVersions(parseInput(ListQuery, req.query));
+  });
+  app.get('/v1/admin/policy/versions/:version', async (req) => {
+    const p = policyService(deps, await caller(req));
+    return p.getPolicyVersion(parseInput(PolicyVersionParams, req.params).version);
+  });
+  app.post('/v1/admin/policy/rollback', async (req, reply) => {
+    const p = policyService(deps, await caller(req));
+    const body = parseInput(RollbackPolicyRequest, req.body);
+    return p.rollbackPolicy(body).catch((e: unknown) => refused(e, reply));
+  });
+
+  app.get('/v1/admin/routes', async (req) => {
+    const r = routesService(deps, await caller(req));
+    return r.listRoutes(parseInput(ListQuery, req.query));
   });
 }

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { RegisterRequest, type RegisterResponse } from '../../shared/schema/control/auth.js';
 import type { ControlContext } from '../context.js';
 import { ApiError, parseInput, unauthorized } from '../http/errors.js';
-import { refreshDevice } from '../mesh.js';
+import { advertise, refreshDevice } from '../mesh.js';
 import type { Device } from '../store/devices.js';
 import type { Actor } from '../store/audit.js';
 import { hashToken } from '../store/tokens.js';
@@ -120,6 +120,7 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ControlContext):
       target: { type: 'device', id: device.id },
       diff: { name: device.name, nodeKey: device.nodeKey, ipv4: device.ipv4 },
     });
+    await advertise(ctx.store, device.id, body.hostInfo, ctx.policyOf);
     await refreshDevice(ctx.store, ctx.hub, device.id);
     const network = await ctx.store.networks.get(device.networkId);
     if (!network) throw new ApiError('not_found', 'network not found');

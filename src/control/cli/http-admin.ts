@@ -13,6 +13,7 @@ import {
   CreatePreauthKeyResponse,
   DeviceList,
   NetworkSettingsView,
+  PolicyRejected,
   PreauthKeyList,
   RevokedSessions,
   SessionList,
@@ -21,6 +22,7 @@ import {
 import { ControlErrorBody } from '../../shared/schema/control/errors.js';
 import { ApiError } from '../http/errors.js';
 import type { AdminApi } from '../admin/service.js';
+import { PolicyRejectedError } from '../admin/policy.js';
 import { CliError } from './command.js';
 
 /** Requests that take longer have hit a dead server or network; say so instead of hanging. */
@@ -30,10 +32,18 @@ const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 
 type Query = Record<string, string | number | undefined>;
 
-export function httpAdmin(server: string, apiKey: string): AdminApi {
+export type AdminSend = <S extends z.ZodType | null>(
+  method: string,
+  path: string,
+  schema: S,
+  opts?: { body?: unknown; query?: Query },
+) => Promise<S extends z.ZodType ? z.output<S> : void>;
+
+/** One admin API request: bearer auth, bounded response, schema-parsed body, typed errors. */
+export function adminSender(server: string, apiKey: string): AdminSend {
   const base = server.replace(/\/+$/, '');
 
-  async function send<S extends z.ZodType | null>(
+  return async function send<S extends z.ZodType | null>(
     method: string,
     path: string,
     schema: S,
@@ -67,6 +77,8 @@ export function httpAdmin(server: string, apiKey: string): AdminApi {
       throw new CliError(`${base} answered ${res.status} with something that is not JSON`);
     }
     if (!res.ok) {
+      const rejected = PolicyRejected.safeParse(json);
+      if (rejected.success) throw new PolicyRejectedError(rejected.data.problems);
       const body = ControlErrorBody.safeParse(json);
       if (body.success) throw new ApiError(body.data.error.code, body.data.error.message);
       throw new CliError(`${base} answered ${res.status}`);
@@ -80,8 +92,11 @@ export function httpAdmin(server: string, apiKey: string): AdminApi {
       );
     }
     return parsed.data as never;
-  }
+  };
+}
 
+export function httpAdmin(server: string, apiKey: string): AdminApi {
+  const send = adminSender(server, apiKey);
   const enc = encodeURIComponent;
   return {
     listUsers: (q) => send('GET', '/v1/admin/users', UserList, { query: q }),

@@ -16,10 +16,15 @@ import { loadConfig, storeConfigOf, type ControlConfig } from '../config.js';
 import { openStore, type Store } from '../store/index.js';
 import { CliError, str, usageError, type OptionValues } from './command.js';
 import { httpAdmin } from './http-admin.js';
+import { httpPolicy } from './http-policy.js';
+import { policyService, type PolicyAdminApi } from '../admin/policy.js';
+import { routesService, type RoutesAdminApi } from '../admin/routes.js';
 import type { Output } from './output.js';
 
 export interface AdminSession {
   readonly api: AdminApi;
+  /** Policy versions and routes (same two modes as `api`). */
+  readonly policy: PolicyAdminApi & RoutesAdminApi;
   /** True when device presence (online) is known: only a running server sees map streams. */
   readonly live: boolean;
   close(): Promise<void>;
@@ -83,7 +88,12 @@ async function openDirect(config: ControlConfig, out: Output): Promise<AdminSess
       sessionId: null,
       via: 'cli',
     };
-    return { api: adminService(deps, caller), live: false, close: () => store.close() };
+    return {
+      api: adminService(deps, caller),
+      policy: { ...policyService(deps, caller), ...routesService(deps, caller) },
+      live: false,
+      close: () => store.close(),
+    };
   } catch (e) {
     await store.close();
     if (e instanceof CliError) throw e;
@@ -97,7 +107,12 @@ export async function openAdmin(opts: OptionValues, out: Output): Promise<AdminS
     const key = str(opts, 'api-key') ?? process.env.TRELLIS_API_KEY;
     if (!key) throw usageError('--server needs an API key: set TRELLIS_API_KEY or pass --api-key');
     if (!/^https?:\/\//.test(server)) throw usageError('--server: expected an http(s) URL');
-    return { api: httpAdmin(server, key), live: true, close: async () => undefined };
+    return {
+      api: httpAdmin(server, key),
+      policy: httpPolicy(server, key),
+      live: true,
+      close: async () => undefined,
+    };
   }
   return openDirect(configFrom(opts), out);
 }

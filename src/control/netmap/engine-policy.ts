@@ -66,6 +66,11 @@ export class EnginePolicy implements PeerPolicy {
     return { lostBy: d?.lostBy ?? [], filters: d?.filters ?? [] };
   }
 
+  /** The policy in force for a network (the default until one is set). */
+  policyOf(networkId: string): Policy {
+    return this.of(networkId).policy;
+  }
+
   /** A new policy for a network; the hub turns the change into deltas. */
   setPolicy(networkId: string, policy: Policy): PolicyNetworkChange {
     const e = this.of(networkId);

@@ -74,3 +74,12 @@ export type {
   JsonValue,
 } from './audit.js';
 export { KvRepository } from './kv.js';
+export { MAX_POLICY_VERSION_PAGE, PolicyRepository } from './policies.js';
+export type {
+  PolicyVersion,
+  PolicyVersionPage,
+  PolicyVersionSummary,
+  SavePolicyOptions,
+} from './policies.js';
+export { EXIT_NODE_PREFIXES, RouteRepository, emptyRoutes } from './routes.js';
+export type { Advertised, DeviceRoutes, RouteChange } from './routes.js';

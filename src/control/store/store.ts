@@ -17,7 +17,9 @@ import { KvRepository } from './kv.js';
 import { LoginSessionRepository } from './login-sessions.js';
 import { migrate, schemaStatus, type MigrateReport, type SchemaStatus } from './migrate.js';
 import { NetworkRepository } from './networks.js';
+import { PolicyRepository } from './policies.js';
 import { PreauthKeyRepository } from './preauth-keys.js';
+import { RouteRepository } from './routes.js';
 import type { Database } from './schema.js';
 import { UserSessionRepository } from './sessions.js';
 import { UserRepository } from './users.js';
@@ -32,6 +34,10 @@ export interface Repositories {
   readonly apiKeys: ApiKeyRepository;
   readonly audit: AuditRepository;
   readonly kv: KvRepository;
+  /** Access policy versions (migration 0002). */
+  readonly policies: PolicyRepository;
+  /** Advertised and approved subnet routes and exit nodes per device. */
+  readonly routes: RouteRepository;
 }
 
 /** The repositories bound to one open transaction. */
@@ -75,6 +81,8 @@ function repositories(ctx: Ctx): Repositories {
     apiKeys: new ApiKeyRepository(ctx),
     audit: new AuditRepository(ctx),
     kv: new KvRepository(ctx),
+    policies: new PolicyRepository(ctx),
+    routes: new RouteRepository(ctx),
   };
 }
 

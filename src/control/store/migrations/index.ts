@@ -5,11 +5,13 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { columnTypes, type Dialect } from './column-types.js';
 import { init } from './0001_init.js';
+import { policies } from './0002_policies.js';
 
 export function migrationsFor(dialect: Dialect): Record<string, Migration> {
   const t = columnTypes(dialect);
   return {
     '0001_init': init(t),
+    '0002_policies': policies(t),
   };
 }
 

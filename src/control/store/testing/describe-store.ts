@@ -11,6 +11,7 @@ import { deviceCases } from './cases/devices.js';
 import { kvCases, transactionCases } from './cases/kv.js';
 import { migrationCases } from './cases/migrations.js';
 import { networkCases } from './cases/networks.js';
+import { policyCases, routeCases } from './cases/policies.js';
 import { sessionCases } from './cases/sessions.js';
 import { userCases } from './cases/users.js';
 import { testClock, type Backend, type SuiteContext } from './harness.js';
@@ -56,6 +57,8 @@ export function describeStore(name: string, makeBackend: () => Backend): void {
     describe('api keys', () => apiKeyCases(ctx));
     describe('devices', () => deviceCases(ctx));
     describe('audit log', () => auditCases(ctx));
+    describe('policies', () => policyCases(ctx));
+    describe('device routes', () => routeCases(ctx));
     describe('kv', () => kvCases(ctx));
     describe('transactions', () => transactionCases(ctx));
   });

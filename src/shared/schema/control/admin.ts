@@ -253,6 +253,8 @@ export type CreateApiKeyResponse = z.infer<typeof CreateApiKeyResponse>;
 export const PolicyDocument = z.object({
   /** HuJSON text exactly as the admin wrote it, comments included. */
   policy: z.string().max(MAX_POLICY_LENGTH),
+  /** 1, 2, 3, ... per network; 0 while nothing was saved (the built-in default applies). */
+  version: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   /** Changes whenever the policy does; send it back as `ifMatch` to avoid lost updates. */
   etag: z.string().min(1).max(128),
   updatedAt: Timestamp.nullable(),
@@ -262,6 +264,8 @@ export type PolicyDocument = z.infer<typeof PolicyDocument>;
 export const PutPolicyRequest = z.object({
   policy: z.string().max(MAX_POLICY_LENGTH),
   ifMatch: z.string().min(1).max(128).optional(),
+  /** Why, kept with the version ("open ssh to the build servers"). */
+  comment: DisplayName.optional(),
 });
 export type PutPolicyRequest = z.infer<typeof PutPolicyRequest>;
 
@@ -319,6 +323,57 @@ export const AuditQuery = ListQuery.extend({
   action: Slug.optional(),
 });
 export type AuditQuery = z.infer<typeof AuditQuery>;
+
+// Policy versions and routes ------------------------------------------------------------------
+
+export const PolicyVersionNumber = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+/** One entry of `GET /v1/admin/policy/versions` (newest first; the text via .../versions/:version). */
+export const PolicyVersionInfo = z.object({
+  version: PolicyVersionNumber,
+  createdAt: Timestamp,
+  createdBy: AuditActor,
+  comment: DisplayName.nullable(),
+  /** Set when this version was made by rolling back to that older one. */
+  rolledBackFrom: PolicyVersionNumber.nullable(),
+  /** The version in force (the newest). */
+  active: z.boolean(),
+});
+export type PolicyVersionInfo = z.infer<typeof PolicyVersionInfo>;
+export const PolicyVersionList = page(PolicyVersionInfo);
+export type PolicyVersionList = z.infer<typeof PolicyVersionList>;
+
+/** Path parameter of `GET /v1/admin/policy/versions/:version`. */
+export const PolicyVersionParams = z.object({
+  version: z.coerce.number().pipe(PolicyVersionNumber),
+});
+
+/**
+ * `POST /v1/admin/policy/rollback`: saves version `version`'s text as a new version. It must
+ * still pass validation (groups it names may have gone); refused like PUT otherwise.
+ */
+export const RollbackPolicyRequest = z.object({
+  version: PolicyVersionNumber,
+  ifMatch: z.string().min(1).max(128).optional(),
+  comment: DisplayName.optional(),
+});
+export type RollbackPolicyRequest = z.infer<typeof RollbackPolicyRequest>;
+
+/**
+ * `GET /v1/admin/routes`: per device, subnet routes advertised, approved (an approval may precede
+ * the advertisement) and enabled (both: what peers may use), and the exit node.
+ */
+export const DeviceRoutesView = z.object({
+  deviceId: DeviceId,
+  deviceName: DeviceName,
+  advertised: Cidrs,
+  approved: Cidrs,
+  enabled: Cidrs,
+  exitNode: z.object({ advertised: z.boolean(), approved: z.boolean(), enabled: z.boolean() }),
+});
+export type DeviceRoutesView = z.infer<typeof DeviceRoutesView>;
+export const DeviceRoutesList = page(DeviceRoutesView);
+export type DeviceRoutesList = z.infer<typeof DeviceRoutesList>;
 
 // Network settings ----------------------------------------------------------------------------
 
