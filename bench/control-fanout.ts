@@ -21,6 +21,8 @@ const N = Number(process.env.BENCH_N ?? 1000);
 const CHANGES = Number(process.env.BENCH_CHANGES ?? 30);
 /** Registrations and connections in flight at once: enough to saturate the server, not the client. */
 const CONCURRENCY = 32;
+/** Client keepalive period: the map stream's own (MAP_KEEPALIVE_INTERVAL_SECONDS). */
+const KEEPALIVE_MS = 30_000;
 /** Pause between changes so one change's fan-out never overlaps the next one's timing. */
 const SETTLE_MS = 100;
 
@@ -94,8 +96,15 @@ class Device {
     return new Promise((resolve, reject) => {
       this.ws = new WebSocket(url, { headers, perMessageDeflate: false });
       this.ws.on('open', () => {
-        if (hello) this.ws.send(JSON.stringify(hello));
-        else {
+        if (hello) {
+          this.ws.send(JSON.stringify(hello));
+          // Like a real helper: keepalives, or control drops the stream as idle.
+          const t = setInterval(
+            () => this.ws.readyState === WebSocket.OPEN && this.ws.send('{"type":"keepalive"}'),
+            KEEPALIVE_MS,
+          );
+          this.ws.on('close', () => clearInterval(t));
+        } else {
           this.gotFull = true;
           resolve();
         }
