@@ -69,8 +69,12 @@ if (isRoot) {
   );
 }
 
-const bridge = path.join(root, 'dist', 'main', 'bridge', 'serve.js');
-if (isRoot && fs.existsSync(bridge)) run('desktop UI', [bridge, '--socket', socket]);
+// The desktop UI: Electron when its binary is installed; otherwise the same renderer through the
+// web bridge, whose URL (with its secret token) is printed below.
+if (isRoot) {
+  console.log('trellis: desktop UI (web bridge) — open the URL it prints:');
+  run('desktop UI', ['--import', 'tsx', 'src/main/bridge/serve.ts', '--socket', socket]);
+}
 
 console.log(`
 trellis: control plane on ${controlUrl} (first run prints the owner's password above)

@@ -59,12 +59,11 @@ export function httpControlAuth(fetchImpl: typeof fetch = fetch): ControlAuthApi
         redirect: 'error',
       });
       status = res.status;
-      const declared = Number(res.headers.get('content-length'));
-      if (Number.isFinite(declared) && declared > MAX_AUTH_RESPONSE_BYTES) {
-        await res.body?.cancel();
+      const body = await readBounded(res, MAX_AUTH_RESPONSE_BYTES);
+      if (body === null) {
         return err({ code: 'invalid_response', message: `${ep.path}: response too large` });
       }
-      text = await res.text();
+      text = body;
     } catch (e) {
       if (timeout.aborted)
         return err({ code: 'timeout', message: `${ep.path}: no answer in time` });
@@ -100,4 +99,28 @@ export function httpControlAuth(fetchImpl: typeof fetch = fetch): ControlAuthApi
     whoAmI: (controlUrl, sessionToken) => call('me', controlUrl, { bearer: sessionToken }),
     endSession: (controlUrl, sessionToken) => call('logout', controlUrl, { bearer: sessionToken }),
   };
+}
+
+/** The body as text, or null past `max` bytes (read no further: a hostile server cannot flood). */
+async function readBounded(res: Response, max: number): Promise<string | null> {
+  const declared = Number(res.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > max) {
+    await res.body?.cancel();
+    return null;
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > max) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
