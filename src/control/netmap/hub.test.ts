@@ -220,6 +220,30 @@ describe('NetmapHub', () => {
     expect(hub.stats.resumes).toBe(1);
   });
 
+  it('resumes a stream that was itself resumed (the token carries over)', async () => {
+    const { hub } = env;
+    let sink = new CollectingSink();
+    let sub = await hub.subscribe('dev1', sink, hello());
+    for (let round = 0; round < 3; round++) {
+      if (!('deviceId' in sub)) throw new Error('subscribe failed');
+      hub.unsubscribe(sub);
+      hub.patchLive('dev2', { homeRelayRegion: round + 1 });
+      hub.flush();
+      const next = new CollectingSink();
+      next.netmap = sink.netmap;
+      next.lastSeq = sink.lastSeq;
+      next.resumeToken = sink.resumeToken;
+      sub = await hub.subscribe('dev1', next, {
+        ...hello(),
+        resume: { token: sink.resumeToken, seq: sink.lastSeq },
+      });
+      expect(next.messages[0]?.type).toBe('delta');
+      expect(next.netmap?.peers.find((p) => p.id === 'dev2')?.homeRelayRegion).toBe(round + 1);
+      sink = next;
+    }
+    expect(hub.stats.resumes).toBe(3);
+  });
+
   it('falls back to a full map for an unknown resume token or sequence', async () => {
     const { hub } = env;
     const s = new CollectingSink();

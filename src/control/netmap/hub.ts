@@ -127,7 +127,8 @@ export class Subscription {
     readonly deviceId: string,
     readonly network: NetworkState,
     readonly sink: MapSink,
-    readonly resumeToken: string,
+    /** Names this stream for resumption; a resumed stream keeps the token it resumed. */
+    public resumeToken: string,
   ) {}
 
   recordSent(netSeq: number): void {
@@ -426,7 +427,11 @@ export class NetmapHub {
     this.noteRelayToken(sub, token);
 
     const resumed = this.tryResume(sub, net, hello, token);
-    if (!resumed) this.sendFull(sub, token);
+    if (!resumed) {
+      // A failed resume starts over with a full map, still numbered after what the client had.
+      if (hello.resume) sub.seq = hello.resume.seq;
+      this.sendFull(sub, token);
+    }
     net.resume.delete(deviceId);
 
     const live: LivePatch =
@@ -581,7 +586,8 @@ export class NetmapHub {
     };
     if (added.length) patch.peersAdded = added;
     if (removed.length) patch.peersRemoved = removed;
-    // The resumed stream continues the old one's numbering.
+    // The resumed stream continues the old one: same token, numbering after the client's seq.
+    sub.resumeToken = rec.token;
     sub.seq = hello.resume.seq + 1;
     sub.recordSent(net.log.lastSeq);
     this.stats.resumes += 1;
