@@ -3,7 +3,7 @@
  */
 import type { Selectable } from 'kysely';
 import { toDate, toDateOrNull } from './codec.js';
-import { affected, type Ctx } from './context.js';
+import { type Ctx, stampNow } from './context.js';
 import { newId } from './ids.js';
 import type { ApiKeysTable } from './schema.js';
 import { hashToken, newToken, TOKEN_PREFIXES, tokenDisplayPrefix } from './tokens.js';
@@ -100,22 +100,11 @@ export class ApiKeyRepository {
     return rows.map(toApiKey);
   }
 
-  async touch(id: string): Promise<boolean> {
-    const r = await this.ctx.db
-      .updateTable('api_keys')
-      .set({ last_used_at: this.ctx.now() })
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return affected(r) > 0;
+  touch(id: string): Promise<boolean> {
+    return stampNow(this.ctx, 'api_keys', 'last_used_at', id);
   }
 
-  async revoke(id: string): Promise<boolean> {
-    const r = await this.ctx.db
-      .updateTable('api_keys')
-      .set({ revoked_at: this.ctx.now() })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return affected(r) > 0;
+  revoke(id: string): Promise<boolean> {
+    return stampNow(this.ctx, 'api_keys', 'revoked_at', id, true);
   }
 }

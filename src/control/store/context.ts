@@ -42,3 +42,27 @@ export async function lockNetwork(
 export function affected(result: { numUpdatedRows?: bigint; numDeletedRows?: bigint }): number {
   return Number(result.numUpdatedRows ?? result.numDeletedRows ?? 0n);
 }
+
+/** Tables whose rows carry `last_used_at` and `revoked_at` stamps (secrets that are used and revoked). */
+type StampedTable = 'api_keys' | 'user_sessions' | 'preauth_keys';
+
+/**
+ * Sets a timestamp column of one row to now. With `once`, only a row whose stamp is still null
+ * changes (a revoked key stays revoked at its first time). True when a row changed.
+ */
+export async function stampNow(
+  ctx: Ctx,
+  table: StampedTable,
+  column: 'last_used_at' | 'revoked_at',
+  id: string,
+  once = false,
+): Promise<boolean> {
+  // The three tables share these columns; Kysely cannot type a column across a table union.
+  const db = ctx.db as unknown as Kysely<Record<StampedTable, Record<string, unknown>>>;
+  let q = db
+    .updateTable(table)
+    .set({ [column]: ctx.now() })
+    .where('id', '=', id);
+  if (once) q = q.where(column, 'is', null);
+  return affected(await q.executeTakeFirst()) > 0;
+}

@@ -7,7 +7,7 @@ import type { Selectable } from 'kysely';
 import { z } from 'zod';
 import { err, ok, type Result } from '../../shared/result.js';
 import { fromBool, parseJson, toBool, toDate, toDateOrNull, toJson } from './codec.js';
-import { affected, type Ctx } from './context.js';
+import { affected, type Ctx, stampNow } from './context.js';
 import { newId } from './ids.js';
 import type { PreauthKeysTable } from './schema.js';
 import { hashToken, newToken, TOKEN_PREFIXES, tokenDisplayPrefix } from './tokens.js';
@@ -149,14 +149,8 @@ export class PreauthKeyRepository {
     return err('used');
   }
 
-  async revoke(id: string): Promise<boolean> {
-    const r = await this.ctx.db
-      .updateTable('preauth_keys')
-      .set({ revoked_at: this.ctx.now() })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return affected(r) > 0;
+  revoke(id: string): Promise<boolean> {
+    return stampNow(this.ctx, 'preauth_keys', 'revoked_at', id, true);
   }
 
   /** Ends the key's validity now (keeps it listed, unlike delete). */

@@ -4,7 +4,7 @@
  */
 import type { Selectable } from 'kysely';
 import type { Ctx } from './context.js';
-import { affected } from './context.js';
+import { affected, stampNow } from './context.js';
 import { fromBool, toDate, toDateOrNull } from './codec.js';
 import { newId } from './ids.js';
 import type { UserSessionsTable } from './schema.js';
@@ -104,24 +104,13 @@ export class UserSessionRepository {
     return rows.map(toUserSession);
   }
 
-  async touch(id: string): Promise<boolean> {
-    const r = await this.ctx.db
-      .updateTable('user_sessions')
-      .set({ last_used_at: this.ctx.now() })
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return affected(r) > 0;
+  touch(id: string): Promise<boolean> {
+    return stampNow(this.ctx, 'user_sessions', 'last_used_at', id);
   }
 
   /** True if the session was active and is now revoked. */
-  async revoke(id: string): Promise<boolean> {
-    const r = await this.ctx.db
-      .updateTable('user_sessions')
-      .set({ revoked_at: this.ctx.now() })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return affected(r) > 0;
+  revoke(id: string): Promise<boolean> {
+    return stampNow(this.ctx, 'user_sessions', 'revoked_at', id, true);
   }
 
   /** Signs a user out everywhere (also what disabling a user should do). */
