@@ -27,7 +27,7 @@ import { bootstrap, type BootstrapResult } from './bootstrap.js';
 import { publicUrl as configPublicUrl, storeConfigOf, type ControlConfig } from './config.js';
 import type { ControlContext } from './context.js';
 import { installErrorHandler } from './http/errors.js';
-import { applyUpdate, loadHub, refreshDevice } from './mesh.js';
+import { applyUpdate, loadHub } from './mesh.js';
 import { DEFAULT_POLICY_TEXT, parsePolicy } from './policy/index.js';
 import type { PolicyNetworkChange } from './netmap/policy.js';
 import { NetmapHub } from './netmap/hub.js';
@@ -151,8 +151,7 @@ export async function startControl(
     onPolicyChanged: async (networkId) => {
       const change = await loadPolicy(store, policy, networkId, log);
       if (change) hub.applyPolicyChange(networkId, change);
-      // Route approvals follow the new autoApprovers: re-read every device's routes.
-      for (const d of [...hub.devices(networkId)]) await refreshDevice(store, hub, d.id);
+      // Devices whose routes the new autoApprovers approved are refreshed by the admin layer.
     },
     audit: async (entry) => {
       try {
