@@ -182,6 +182,37 @@ describe('exit node', () => {
     await group.getByRole('radio', { name: 'None' }).check();
     await expect.poll(() => page.getByTestId('header-state').textContent()).toBe('Connected');
   });
+
+  it('notifies in the page when the exit node in use goes offline, with a way to pick another', async () => {
+    await nav('Exit node').click();
+    const group = page.getByRole('radiogroup', { name: 'Exit node' });
+    await group.getByRole('radio', { name: 'Recommended' }).check();
+    await expect
+      .poll(() => page.getByTestId('header-state').textContent())
+      .toMatch(/^Connected via /);
+    const name = (await page.getByTestId('header-state').textContent())!.replace(
+      'Connected via ',
+      '',
+    );
+    const exit = helper.peers.find((p) => p.name === name)!;
+    await nav('Home').click();
+    helper.patchPeer(exit.id, { online: false });
+    const toast = page.getByRole('status').filter({ hasText: 'Exit node offline' });
+    await expect.poll(() => toast.textContent()).toContain(`${name} went offline`);
+    await screenshot(page, 'notification-exit-node-offline');
+    await toast.getByRole('button', { name: 'Open' }).click();
+    await expect.poll(() => nav('Exit node').getAttribute('aria-current')).toBe('page');
+    helper.patchPeer(exit.id, { online: true });
+    await group.getByRole('radio', { name: 'None' }).check();
+    await expect.poll(() => page.getByTestId('header-state').textContent()).toBe('Connected');
+  });
+
+  it('shows what the helper itself announces', async () => {
+    helper.notify('Sign-in denied', 'Your account is not allowed on this network.');
+    await expect
+      .poll(() => page.getByRole('status').filter({ hasText: 'Sign-in denied' }).textContent())
+      .toContain('Your account is not allowed on this network.');
+  });
 });
 
 describe('routes', () => {

@@ -16,6 +16,7 @@ import { httpControlAuth, type ControlAuthApi } from '../core/control-auth.js';
 import type { HelperApiFactory } from '../core/helper-api.js';
 import { createIpcHandlers } from '../core/ipc-handlers.js';
 import { memoryKeychain, type Keychain } from '../core/keychain.js';
+import { toAppNotice } from '../core/notifications.js';
 import { chooseKeychain } from '../core/keychain-file.js';
 import { openOsKeychain } from '../core/keychain-os.js';
 import type { LoginMode, LoginWindowOpener } from '../core/login-flow.js';
@@ -65,7 +66,10 @@ export async function startWebApp(opts: WebAppOptions): Promise<WebApp> {
     loginWindow: linkInPage,
     hostname: os.hostname(),
     ...(opts.loginMode ? { loginMode: opts.loginMode } : {}),
-    notify: (n) => log(`notification: ${n.title}: ${n.body}`),
+    notify: (n) => {
+      log(`notification: ${n.title}: ${n.body}`);
+      bridge?.notifier.app.notice(toAppNotice(n));
+    },
     log,
   });
   let bridge: Bridge | null = null;

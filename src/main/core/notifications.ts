@@ -3,7 +3,7 @@
  * next AppState (and the time), so the rules are unit-tested and the Electron adapter only shows
  * what it is handed. A memo carries what was already said, so nothing is repeated on every event.
  */
-import type { AppState } from '../../shared/schema/ipc.js';
+import type { AppNotice, AppState } from '../../shared/schema/ipc.js';
 import type { TrayAction } from './tray-model.js';
 
 /**
@@ -13,7 +13,7 @@ import type { TrayAction } from './tray-model.js';
 export const KEY_EXPIRY_WARNING_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** `helper`: a notification the helper itself sent on the watch stream (login denied, ...). */
-export type NotificationKind = 'device-approved' | 'key-expiring' | 'exit-node-offline' | 'helper';
+export type NotificationKind = AppNotice['kind'];
 
 export interface DesktopNotification {
   readonly kind: NotificationKind;
@@ -98,4 +98,19 @@ export function decideNotifications(
   const x = exitNodeOffline(prev, next);
   if (x) out.push(x);
   return { notifications: out, memo: k.memo };
+}
+
+/** The notification as the page shows it (web bridge): clicking leads to a view, if any. */
+export function toAppNotice(n: DesktopNotification): AppNotice {
+  return {
+    kind: n.kind,
+    title: n.title,
+    body: n.body,
+    view:
+      n.action?.type === 'open-window'
+        ? n.action.view
+        : n.action?.type === 'sign-in'
+          ? 'sign-in'
+          : null,
+  };
 }

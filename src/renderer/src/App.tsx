@@ -65,6 +65,7 @@ export function App() {
   const view = useUi((s) => s.view);
   const link = useUi((s) => s.link);
   const toast = useUi((s) => s.toast);
+  const toastView = toast?.view;
   const navigate = useUi((s) => s.navigate);
   useEffect(() => {
     applyTheme(savedTheme());
@@ -109,6 +110,11 @@ export function App() {
         aria-live="polite"
       >
         {toast?.text}
+        {toastView && (
+          <button type="button" className="toast-action" onClick={() => navigate(toastView)}>
+            Open
+          </button>
+        )}
       </div>
     </div>
   );

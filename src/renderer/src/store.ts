@@ -14,6 +14,8 @@ export interface Toast {
   readonly id: number;
   readonly kind: 'info' | 'error';
   readonly text: string;
+  /** Where the toast's button leads (notifications that have somewhere to go). */
+  readonly view?: View;
 }
 
 export interface UiState {
@@ -23,13 +25,15 @@ export interface UiState {
   readonly toast: Toast | null;
   readonly ipc: RendererIpc | null;
   navigate(view: View): void;
-  say(kind: Toast['kind'], text: string): void;
+  say(kind: Toast['kind'], text: string, view?: View): void;
   /** Runs a command; a failure is shown as a toast. Returns whether it succeeded. */
   run<T>(label: string, call: () => Promise<Result<T, IpcError>>): Promise<T | null>;
 }
 
 /** How long a status message stays: long enough to read a sentence. */
 const TOAST_MS = 4000;
+/** Notifications (device approved, exit node offline, ...) stay longer: they may need acting on. */
+const NOTICE_MS = 10_000;
 let toastSeq = 0;
 
 export const useUi = create<UiState>()((set, get) => ({
@@ -39,12 +43,16 @@ export const useUi = create<UiState>()((set, get) => ({
   toast: null,
   ipc: null,
   navigate: (view) => set({ view }),
-  say: (kind, text) => {
+  say: (kind, text, view) => {
     const id = ++toastSeq;
-    set({ toast: { id, kind, text } });
-    setTimeout(() => {
-      if (get().toast?.id === id) set({ toast: null });
-    }, TOAST_MS);
+    set({ toast: { id, kind, text, ...(view ? { view } : {}) } });
+    // A notice with somewhere to go stays long enough to act on.
+    setTimeout(
+      () => {
+        if (get().toast?.id === id) set({ toast: null });
+      },
+      view ? NOTICE_MS : TOAST_MS,
+    );
   },
   run: async (label, call) => {
     const r = await call();
@@ -67,6 +75,9 @@ export function startIpc(): RendererIpc {
   useUi.setState({ ipc });
   ipc.client.state.changed((app) => useUi.setState({ app }));
   ipc.client.app.navigate((view) => useUi.setState({ view }));
+  ipc.client.app.notice((n) =>
+    useUi.getState().say('info', n.body ? `${n.title}: ${n.body}` : n.title, n.view ?? undefined),
+  );
   void refresh(ipc);
   return ipc;
 }

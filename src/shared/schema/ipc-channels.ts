@@ -19,6 +19,7 @@ export const ipcChannelTable = {
     copyText: 'send',
     quit: 'send',
     navigate: 'notify',
+    notice: 'notify',
   },
 } as const;
 export type IpcChannelTable = typeof ipcChannelTable;

@@ -175,6 +175,18 @@ export const View = z.enum([
 ]);
 export type View = z.infer<typeof View>;
 
+/**
+ * A desktop notification shown inside the page (the web bridge has no OS notifications; Electron
+ * shows native ones instead). `view` is where clicking it leads, if anywhere.
+ */
+export const AppNotice = z.object({
+  kind: z.enum(['device-approved', 'key-expiring', 'exit-node-offline', 'helper']),
+  title: z.string().min(1).max(200),
+  body: z.string().max(1000),
+  view: View.nullable(),
+});
+export type AppNotice = z.infer<typeof AppNotice>;
+
 // The schema ----------------------------------------------------------------------------------
 
 export const ipcSchema = {
@@ -219,6 +231,8 @@ export const ipcSchema = {
     quit: send(None),
     /** The tray asks the window to show a view ("Peers…", "Settings…"). */
     navigate: notifyRenderer(View),
+    /** A notification for the page to show (web bridge only). */
+    notice: notifyRenderer(AppNotice),
   },
 } as const;
 export type IpcSchema = typeof ipcSchema;
