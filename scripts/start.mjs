@@ -1,11 +1,13 @@
 // `npm start`: runs Trellis on this machine with the embedded defaults — the built-in control
 // plane on SQLite (loopback, plain HTTP), the trellisd helper (root only: it creates the WireGuard
-// interface) and, once built, the desktop UI through the web bridge. State lives in ./.trellis.
+// interface) and the desktop app (Electron when its binary is installed, else the same UI through
+// the web bridge). State lives in ./.trellis.
 // Ctrl-C stops everything; the helper removes its interface and routes on the way out.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findElectronBinary } from './electron-binary.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const data = path.join(root, '.trellis');
@@ -19,8 +21,8 @@ if (build.status !== 0) process.exit(build.status ?? 1);
 fs.mkdirSync(data, { recursive: true, mode: 0o700 });
 
 const children = [];
-function run(name, args, env = {}) {
-  const child = spawn(process.execPath, args, {
+function run(name, args, env = {}, command = process.execPath) {
+  const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -69,11 +71,27 @@ if (isRoot) {
   );
 }
 
-// The desktop UI: Electron when its binary is installed; otherwise the same renderer through the
-// web bridge, whose URL (with its secret token) is printed below.
+// The desktop UI: Electron when its binary is installed and there is a display; otherwise the
+// same renderer through the web bridge, whose URL (with its secret token) is printed below.
 if (isRoot) {
-  console.log('trellis: desktop UI (web bridge) — open the URL it prints:');
-  run('desktop UI', ['--import', 'tsx', 'src/main/bridge/serve.ts', '--socket', socket]);
+  const electron = findElectronBinary();
+  const display = Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
+  if (electron.found && display) {
+    console.log('trellis: desktop app (Electron)');
+    // Electron refuses to run as root without --no-sandbox; the app itself never needs root.
+    run(
+      'desktop app',
+      ['--no-sandbox', 'dist/main/main.cjs'],
+      { TRELLIS_SOCKET: socket },
+      electron.path,
+    );
+  } else {
+    console.log(
+      `trellis: ${electron.found ? 'no display for Electron' : `Electron not available: ${electron.reason}`}`,
+    );
+    console.log('trellis: desktop UI (web bridge) — open the URL it prints:');
+    run('desktop UI', ['--import', 'tsx', 'src/main/bridge/serve.ts', '--socket', socket]);
+  }
 }
 
 console.log(`
