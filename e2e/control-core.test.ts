@@ -130,6 +130,34 @@ for (const driver of ['sqlite', 'postgres'] as Driver[]) {
       expect(status).toBe(401);
     });
 
+    it('makes a new device when another user signs in after a logout, naming the old key', async () => {
+      const a = await registerDevice(c.url, { type: 'session', token: session }, 'shared-pc');
+      const out = await fetch(`${c.url}/v1/device/logout`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${a.credential}` },
+      });
+      expect(out.status).toBe(204);
+      const created = await postJson(
+        `${c.url}/v1/admin/users`,
+        { email: 'second@test.trellis', role: 'member', password: 'second-user-password-1' },
+        { authorization: `Bearer ${session}` },
+      );
+      expect(created.status).toBe(201);
+      const other = await passwordLogin(c.url, 'second@test.trellis', 'second-user-password-1');
+      const r = await postJson(`${c.url}/v1/register`, {
+        nodeKey: keyToBase64(generateKeyPair().publicKey),
+        oldNodeKey: a.nodeKey,
+        hostInfo: hostInfo('shared-pc'),
+        auth: { type: 'session', token: other },
+      });
+      expect(r.status).toBe(200);
+      expect(r.body.deviceId).not.toBe(a.deviceId);
+      expect(r.body.addresses.ipv4).not.toBe(a.body.addresses.ipv4);
+      // The first user's device is untouched: still theirs, its key still the old one.
+      const old = await c.server.store.devices.get(a.deviceId);
+      expect(old?.nodeKey).toBe(a.nodeKey);
+    });
+
     it('refuses bad registrations with typed errors', async () => {
       const bad = await postJson(`${c.url}/v1/register`, {
         nodeKey: 'nope',

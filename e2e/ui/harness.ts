@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { WatchHub } from '../../src/helper/localapi/watch-hub.js';
 import { LocalApiServer } from '../../src/helper/localapi/server.js';
 import type { FakeHelper } from '../../src/main/core/testing/fake-helper.js';
@@ -113,6 +113,24 @@ export async function launchChromium(): Promise<Browser> {
   });
 }
 
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * A browser context that may only talk to loopback: any other request (a provider page's web
+ * font, a stray link) is aborted before it leaves, so tests never send packets off the machine.
+ */
+export async function newLoopbackContext(
+  browser: Browser,
+  viewport: { width: number; height: number } = { width: 900, height: 800 },
+): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport });
+  await context.route(
+    (url) => !LOOPBACK_HOSTS.has(url.hostname) && url.protocol !== 'data:',
+    (route) => route.abort('blockedbyclient'),
+  );
+  return context;
+}
+
 /** The web app on `socketPath`, and a page open on it. */
 export async function openUi(opts: {
   socketPath: string;
@@ -128,9 +146,7 @@ export async function openUi(opts: {
     log: () => undefined,
   });
   const browser = await launchChromium();
-  const context = await browser.newContext({
-    viewport: opts.viewport ?? { width: 900, height: 800 },
-  });
+  const context = await newLoopbackContext(browser, opts.viewport);
   // So tests can read back what "Copy" put on the clipboard.
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], {
     origin: app.bridge.origin,

@@ -2,7 +2,8 @@
  * The desktop UI end to end on the real stack: a real trellis-control (SQLite) on loopback, a
  * real trellisd (wireguard-go, its interface in a lab network namespace) on a Unix socket, the
  * web bridge, and Debian's Chromium. The user signs in through control's own login page in a
- * browser tab (the web bridge's stand-in for the SSO window), and sees this device and a peer.
+ * browser tab (the web bridge's stand-in for the SSO window), and sees this device and a peer;
+ * then signs out and signs in again through an OpenID Connect provider (oidc-provider).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,14 +20,22 @@ import {
   startTestControl,
   type TestControl,
 } from '../harness/control.js';
+import { startOidcProvider, type TestOidcProvider } from '../harness/oidc-provider.js';
 import { createLab, requireLabPrerequisites, type Lab } from '../lab/netns.js';
-import { buildRenderer, launchChromium, requireChromium, screenshot } from './harness.js';
+import {
+  buildRenderer,
+  launchChromium,
+  newLoopbackContext,
+  requireChromium,
+  screenshot,
+} from './harness.js';
 
 const REPO = path.resolve(import.meta.dirname, '..', '..');
 /** trellisd registers, connects to control and applies the first netmap within seconds. */
 const DAEMON_TIMEOUT_MS = 30_000;
 
 let control: TestControl;
+let idp: TestOidcProvider;
 let lab: Lab;
 let daemon: ChildProcess;
 let daemonLog = '';
@@ -40,7 +49,20 @@ let peer: MapClient;
 beforeAll(async () => {
   requireLabPrerequisites(['wireguard-go', 'wg']);
   requireChromium();
-  control = await startTestControl('sqlite');
+  idp = await startOidcProvider({
+    alice: { email: 'alice@example.com', email_verified: true, name: 'Alice Liddell' },
+  });
+  control = await startTestControl('sqlite', {
+    oidc: {
+      name: 'Test IdP',
+      issuer: idp.issuer,
+      clientId: idp.clientId,
+      clientSecret: idp.clientSecret,
+      scopes: ['openid', 'email', 'profile'],
+      allowedDomains: ['example.com'],
+    },
+  });
+  idp.attach(`${control.url}/oidc/callback`);
   lab = createLab();
   const ns = await lab.createNamespace('ui');
   const work = lab.workDir();
@@ -97,7 +119,7 @@ beforeAll(async () => {
     log: () => undefined,
   });
   browser = await launchChromium();
-  page = await (await browser.newContext({ viewport: { width: 900, height: 800 } })).newPage();
+  page = await (await newLoopbackContext(browser)).newPage();
   await page.goto(web.url);
 }, 180_000);
 
@@ -113,6 +135,7 @@ afterAll(async () => {
   }
   await lab?.dispose();
   await control?.stop();
+  await idp?.stop();
 }, 60_000);
 
 const nav = (name: string) =>
@@ -135,6 +158,7 @@ describe('desktop UI on a real helper and control plane', () => {
     await tab.getByLabel('Password').fill(control.owner.password);
     await tab.getByRole('button', { name: 'Sign in' }).click();
     await tab.waitForLoadState();
+    expect(await tab.textContent('body')).toContain(`Signed in as ${control.owner.email}`);
     await tab.close();
     await expect
       .poll(() => page.getByTestId('connection-state').textContent(), {
@@ -182,4 +206,41 @@ describe('desktop UI on a real helper and control plane', () => {
       })
       .toBe('Connected');
   }, 60_000);
+
+  it('signs out, then signs in through the OpenID Connect provider', async () => {
+    await nav('Settings').click();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect
+      .poll(() => page.getByRole('region', { name: 'Account' }).textContent(), { timeout: 20_000 })
+      .toContain('Not signed in.');
+    await nav('Home').click();
+    await expect
+      .poll(() => page.getByRole('heading', { name: 'Sign in' }).count(), { timeout: 20_000 })
+      .toBe(1);
+    // Signing out forgot the stored session, so nothing signs the device in again by itself.
+    const after = await keychain.list(control.url);
+    expect(after.ok && after.value).toEqual([]);
+    await page.getByRole('button', { name: 'Sign in with SSO' }).click();
+    const link = page.getByRole('link', { name: 'Open the sign-in page' });
+    await expect.poll(() => link.count(), { timeout: 15_000 }).toBe(1);
+    const [tab] = await Promise.all([page.waitForEvent('popup'), link.click()]);
+    await tab.getByRole('link', { name: 'Sign in with Test IdP' }).click();
+    // oidc-provider's development login and consent pages.
+    await tab.locator('input[name="login"]').fill('alice');
+    await tab.locator('input[name="password"]').fill('any');
+    await tab.getByRole('button', { name: 'Sign-in' }).click();
+    await tab.getByRole('button', { name: 'Continue' }).click();
+    await tab.waitForURL((u) => u.href.startsWith(`${control.url}/oidc/callback`));
+    expect(await tab.textContent('body')).toContain('Signed in as alice@example.com');
+    await tab.close();
+    await expect
+      .poll(() => page.getByTestId('connection-state').textContent(), {
+        timeout: DAEMON_TIMEOUT_MS,
+      })
+      .toBe('Connected');
+    const stored = await keychain.list(control.url);
+    expect(stored.ok && stored.value.map((s) => s.user.email)).toEqual(['alice@example.com']);
+    expect(web.core.store.getState().account?.user.email).toBe('alice@example.com');
+    await screenshot(page, 'real-home-oidc');
+  }, 90_000);
 });

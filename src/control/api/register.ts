@@ -64,11 +64,12 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ControlContext):
         };
       }
 
-      // Key rotation: the device keeps its id, name and addresses.
+      // Key rotation: the device keeps its id, name and addresses. Only for the same owner:
+      // after a logout another user may sign in on the machine, which makes a new device (the
+      // old one stays, its key expired, as Tailscale does); an old key is no proof of anything.
       if (body.oldNodeKey) {
         const old = await tx.devices.findByNodeKey(body.oldNodeKey);
-        if (old) {
-          assertSameOwner(old, owner);
+        if (old && sameOwner(old, owner)) {
           const rotated = await tx.devices.rotateNodeKey(old.id, body.nodeKey);
           if (!rotated.ok) throw new ApiError('conflict', 'node key already registered');
           const credential = await tx.devices.rotateCredential(old.id);
@@ -190,8 +191,12 @@ async function resolveOwner(tx: StoreTx, auth: RegisterRequest['auth']): Promise
   };
 }
 
+function sameOwner(d: Device, o: Owner): boolean {
+  return (
+    d.networkId === o.networkId && (o.userId !== null ? d.userId === o.userId : d.userId === null)
+  );
+}
+
 function assertSameOwner(d: Device, o: Owner): void {
-  const same =
-    d.networkId === o.networkId && (o.userId !== null ? d.userId === o.userId : d.userId === null);
-  if (!same) throw new ApiError('conflict', 'node key already registered');
+  if (!sameOwner(d, o)) throw new ApiError('conflict', 'node key already registered');
 }
