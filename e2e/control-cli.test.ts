@@ -24,46 +24,20 @@ import {
   PreauthKeyInfo,
   SessionInfo,
 } from '../src/shared/schema/control/admin.js';
-import { MapClient, passwordLogin, registerDevice } from './harness/control.js';
+import {
+  MapClient,
+  passwordLogin,
+  registerDevice,
+  runCli,
+  type CliRun,
+} from './harness/control.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const CLI = path.join(ROOT, 'src/control/cli.ts');
-/** A CLI run that takes longer is hung (a handle left open), not slow. */
+/** `serve` that has not said where it listens by then is hung, not slow. */
 const RUN_TIMEOUT_MS = 60_000;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], opts: { env: NodeJS.ProcessEnv; input?: string }): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-      cwd: ROOT,
-      env: opts.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(
-        new Error(
-          `trellis-control ${args.join(' ')} did not exit within ${RUN_TIMEOUT_MS} ms\n${stderr}`,
-        ),
-      );
-    }, RUN_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(opts.input ?? '');
-  });
-}
+const cli = runCli;
+type Run = CliRun;
 
 /** The CLI's own failures are one line of explanation, never a stack trace. */
 function expectCleanError(r: Run, code: number, text: RegExp): void {

@@ -4,7 +4,6 @@
  * diffs, rollback, optimistic concurrency, route and exit node approval through PATCH, policy
  * autoApprovers, and members refused.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   passwordLogin,
   registerDevice,
+  runCli,
   startTestControl,
   type Driver,
   type TestControl,
@@ -30,35 +30,8 @@ import {
 import { autoApproveRoutes } from '../src/control/admin/routes.js';
 import { parsePolicy } from '../src/control/policy/index.js';
 
-const CLI = path.resolve(import.meta.dirname, '../src/control/cli.ts');
-/** A CLI run that takes longer is hung (a handle left open), not slow. */
-const CLI_TIMEOUT_MS = 60_000;
-
-/** The real trellis-control CLI, spawned with tsx as `npx tsx src/control/cli.ts` runs it. */
-function cli(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`trellis-control ${args.join(' ')} hung\n${stderr}`));
-    }, CLI_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** The real trellis-control CLI (tsx), as `npx tsx src/control/cli.ts` runs it. */
+const cli = (args: string[], env: NodeJS.ProcessEnv) => runCli(args, { env });
 
 interface Res {
   status: number;

@@ -13,9 +13,9 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LocalApiErrorBody, Status } from '../src/shared/schema/localapi.js';
+import { LocalApiErrorBody, NetcheckReport, Status } from '../src/shared/schema/localapi.js';
 import { LocalApiClient } from '../src/helper/localapi/client.js';
-import { localEndpoints } from '../src/helper/daemon/endpoints.js';
+import { localEndpoints } from '../src/helper/netcheck/local-endpoints.js';
 import { systemHostEnv } from '../src/helper/control-client/hostinfo.js';
 import {
   MapClient,
@@ -303,7 +303,9 @@ describe('trellisd with the trellis CLI', () => {
 
     const table = await trellis('status');
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/NAME\s+IP\s+OS\s+ONLINE\s+PATH\s+ENDPOINT\s+HANDSHAKE\s+RX\/TX/);
+    expect(table.stdout).toMatch(
+      /NAME\s+IP\s+OS\s+ONLINE\s+PATH\s+ENDPOINT\s+LATENCY\s+HANDSHAKE\s+RX\/TX/,
+    );
     expect(table.stdout).toMatch(
       new RegExp(`peer-box\\s+${peer.body.addresses.ipv4.replace(/\./g, '\\.')}\\s+linux\\s+yes`),
     );
@@ -336,7 +338,7 @@ describe('trellisd with the trellis CLI', () => {
     expect(LocalApiErrorBody.parse(version.body).error.code).toBe('unsupported_version');
   });
 
-  it('pings through the tunnel (no reply from a peer that is not running) and refuses netcheck for now', async () => {
+  it('pings through the tunnel (no reply from a peer that is not running) and runs a netcheck', async () => {
     const ping = await trellis('ping', 'peer-box', '-c', '1', '--timeout', '200ms');
     expect(ping.code).toBe(1);
     expect(ping.stdout).toBe('timeout waiting for peer-box (seq 0)\n');
@@ -344,9 +346,17 @@ describe('trellisd with the trellis CLI', () => {
     const unknown = await trellis('ping', 'nobody', '-c', '1');
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^trellis: no peer named or addressed "nobody"\n$/);
+    // Control's STUN server and relay on loopback are the one region of the relay map.
     const nc = await trellis('netcheck');
-    expect(nc.code).toBe(1);
-    expect(nc.stderr).toBe('trellis: netcheck is not implemented in this version of trellisd\n');
+    expect(nc.code, nc.stderr).toBe(0);
+    expect(nc.stdout).toMatch(/^ {2}UDP: +yes$/m);
+    expect(nc.stdout).toMatch(/^ {2}IPv4: +yes, 127\.0\.0\.1:\d+$/m);
+    const json = await trellis('netcheck', '--json');
+    expect(json.code, json.stderr).toBe(0);
+    const report = NetcheckReport.parse(JSON.parse(json.stdout));
+    expect(report).toMatchObject({ udp: true, ipv4: true, portMapping: null });
+    expect(Object.keys(report.regionLatencies)).toHaveLength(1);
+    expect(report.preferredRegion).toBe(Number(Object.keys(report.regionLatencies)[0]));
   });
 
   it('`trellis down` removes peers, routes and addresses but keeps the login; `up` restores them', async () => {

@@ -103,6 +103,7 @@ ${
   see the mesh:           TRELLIS_SOCKET=${socket} node dist/helper/trellis.js status`
     : ''
 }
+  admin console:          ${controlUrl}/admin (sign in as the owner)
   administer:             TRELLIS_DATA_DIR=${path.join(data, 'control')} node dist/control/cli.js users list
 Ctrl-C stops everything.
 `);

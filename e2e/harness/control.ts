@@ -3,6 +3,7 @@
  * schema) and offers the client steps tests repeat: password sign-in through the login pages,
  * device registration, and a map-stream client.
  */
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -87,6 +88,25 @@ export async function postJson(
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+}
+
+/** One JSON request with a bearer token (an admin API call, usually). */
+export async function callApi(
+  base: string,
+  method: string,
+  path: string,
+  token: string | null,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await r.text();
   return { status: r.status, body: text ? JSON.parse(text) : null };
@@ -225,4 +245,47 @@ export class MapClient {
       this.ws.close();
     });
   }
+}
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const CLI = path.join(ROOT, 'src/control/cli.ts');
+/** A CLI run that takes longer is hung (a handle left open), not slow. */
+const CLI_TIMEOUT_MS = 60_000;
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The real trellis-control CLI, spawned with tsx as `npx tsx src/control/cli.ts` runs it. */
+export function runCli(
+  args: string[],
+  opts: { env: NodeJS.ProcessEnv; input?: string },
+): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+      cwd: ROOT,
+      env: opts.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(
+        new Error(
+          `trellis-control ${args.join(' ')} did not exit within ${CLI_TIMEOUT_MS} ms\n${stderr}`,
+        ),
+      );
+    }, CLI_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
 }

@@ -21,6 +21,12 @@
  * A single SNAT address can preserve a port only while no other LAN device uses the same source
  * port towards the same destination; the second one gets another port (still endpoint-
  * independent for it). Tests that rely on port preservation use distinct or ephemeral ports.
+ *
+ * Every NAT router also drops what arrives unsolicited on its WAN side for the router itself, as
+ * a home router's firewall does. Without that, conntrack records such a datagram (say a peer's
+ * first hole-punching packet to our public ip:port) as a flow to the router, and our own
+ * outgoing packet to that peer, which nf_nat would map to the same public port, collides with it
+ * and gets a different port: an easy NAT would turn symmetric exactly when two peers punch.
  */
 
 export const NAT_KINDS = ['none', 'easy', 'hard', 'double', 'blocked'] as const;
@@ -85,6 +91,11 @@ export function natRuleset(spec: NatRouterSpec): string {
     `  }`,
     `}`,
     `table inet ${FILTER_TABLE} {`,
+    `  chain input {`,
+    `    type filter hook input priority filter; policy accept;`,
+    `    iifname "${ROUTER_WAN_IF}" ct state established,related accept`,
+    `    iifname "${ROUTER_WAN_IF}" drop`,
+    `  }`,
     `  chain forward {`,
     // A stateful home router: replies to what the LAN started come in; nothing else does.
     `    type filter hook forward priority filter; policy drop;`,

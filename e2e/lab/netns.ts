@@ -62,8 +62,16 @@ function runSync(command: string, args: readonly string[]): string | null {
   }
 }
 
+/**
+ * Files `ip netns exec <ns>` mounts over /etc for programs in the namespace (resolv.conf): each
+ * lab namespace's own DNS settings, so nothing run in the lab ever sees or changes the host's.
+ */
+export const NETNS_ETC_DIR = '/etc/netns';
+export const netnsResolvConf = (ns: string): string => join(NETNS_ETC_DIR, ns, 'resolv.conf');
+
 /** Kills every process inside a namespace, then deletes it. Synchronous: usable at exit. */
 function destroyNamespaceSync(ns: string): void {
+  rmSync(join(NETNS_ETC_DIR, ns), { recursive: true, force: true });
   const pids = runSync('ip', ['netns', 'pids', ns]) ?? '';
   for (const pid of pids.split(/\s+/).filter((p) => /^\d+$/.test(p))) {
     try {
@@ -128,6 +136,7 @@ export const LAB_TOOL_PACKAGES: Readonly<Record<string, string>> = {
   ping: 'iputils-ping',
   nft: 'nftables',
   iperf3: 'iperf3',
+  conntrack: 'conntrack',
 };
 
 function onPath(tool: string): boolean {
@@ -221,6 +230,16 @@ export function cleanupStale(prefixPattern: RegExp = LAB_PREFIX_RE): StaleCleanu
     const p = stale(d);
     if (p !== null) prefixes.add(p);
   }
+  // /etc/netns entries of namespaces that are already gone.
+  let etcEntries: string[];
+  try {
+    etcEntries = readdirSync(NETNS_ETC_DIR);
+  } catch {
+    etcEntries = [];
+  }
+  for (const d of etcEntries) {
+    if (stale(d) !== null) rmSync(join(NETNS_ETC_DIR, d), { recursive: true, force: true });
+  }
   for (const p of prefixes) {
     result.sockets.push(...removeSocketsSync(p));
     const dir = labWorkDir(p);
@@ -257,6 +276,11 @@ export interface Lab {
    * address and route snapshots taken afterwards are stable.
    */
   waitLinkReady(ns: string, ifname: string, timeoutMs?: number): Promise<void>;
+  /**
+   * Gives a namespace its own resolv.conf (/etc/netns/<ns>/resolv.conf, which `ip netns exec`
+   * mounts over /etc/resolv.conf for programs started afterwards); removed with the namespace.
+   */
+  setResolvConf(ns: string, text: string): void;
   /** Runs a program inside a namespace (`ip netns exec`, no shell). */
   exec(
     ns: string,
@@ -417,6 +441,12 @@ class LabImpl implements Lab {
     throw new Error(`${ns}/${ifname} did not become ready in ${timeoutMs} ms: ${last}`);
   }
 
+  setResolvConf(ns: string, text: string): void {
+    this.ownNs(ns);
+    mkdirSync(join(NETNS_ETC_DIR, ns), { recursive: true, mode: 0o755 });
+    writeFileSync(netnsResolvConf(ns), text, { mode: 0o644 });
+  }
+
   exec(
     ns: string,
     command: string,
@@ -450,14 +480,29 @@ export function createLab(): Lab {
   return new LabImpl(newPrefix());
 }
 
+/** Kernel settings the helper may change (and must restore). */
+export const SNAPSHOT_SYSCTLS = [
+  'net.ipv4.ip_forward',
+  'net.ipv6.conf.all.forwarding',
+  'net.ipv4.conf.all.src_valid_mark',
+] as const;
+
 export interface NetSnapshot {
   /** Every address in the namespace, as "ifname family local/prefixlen scope", sorted. */
   readonly addresses: readonly string[];
-  /** `ip -json route show table all`, IPv4 then IPv6, as the kernel reports them. */
+  /** `ip -json route show table all`, IPv4 and IPv6, sorted. */
   readonly routes: readonly unknown[];
+  /** `ip -json rule show`, IPv4 then IPv6. */
+  readonly rules: readonly unknown[];
+  /** `nft -j list ruleset` (every table, with handles). */
+  readonly nftables: unknown;
+  /** SNAPSHOT_SYSCTLS' values, "name=value". */
+  readonly sysctls: readonly string[];
+  /** The namespace's own resolv.conf (/etc/netns/<ns>/resolv.conf), or null without one. */
+  readonly resolvConf: string | null;
 }
 
-/** Addresses and routes of a namespace, for before/after comparisons. */
+/** Addresses, routes, rules, nftables, sysctls and DNS of a namespace, for before/after comparisons. */
 export async function netSnapshot(ns: string): Promise<NetSnapshot> {
   const json = async (args: string[]): Promise<unknown[]> => {
     const { stdout } = await runCommand('ip', ['-n', ns, ...args]);
@@ -474,9 +519,30 @@ export async function netSnapshot(ns: string): Promise<NetSnapshot> {
       ),
     )
     .sort();
+  // Sorted: the kernel lists equal-metric routes in the order links came up, which says nothing.
   const routes = [
     ...(await json(['-4', '-json', 'route', 'show', 'table', 'all'])),
     ...(await json(['-6', '-json', 'route', 'show', 'table', 'all'])),
+  ]
+    .map((r) => JSON.stringify(r))
+    .sort()
+    .map((r) => JSON.parse(r) as unknown);
+  const rules = [
+    ...(await json(['-4', '-json', 'rule', 'show'])),
+    ...(await json(['-6', '-json', 'rule', 'show'])),
   ];
-  return { addresses, routes };
+  const inNs = (command: string, args: string[]) =>
+    runCommand('ip', ['netns', 'exec', ns, command, ...args]);
+  const nftables: unknown = JSON.parse((await inNs('nft', ['-j', 'list', 'ruleset'])).stdout);
+  const sysctls = (await inNs('sysctl', [...SNAPSHOT_SYSCTLS])).stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.replace(/\s*=\s*/, '='));
+  let resolvConf: string | null;
+  try {
+    resolvConf = readFileSync(netnsResolvConf(ns), 'utf8');
+  } catch {
+    resolvConf = null;
+  }
+  return { addresses, routes, rules, nftables, sysctls, resolvConf };
 }

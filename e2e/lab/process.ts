@@ -7,6 +7,7 @@
  * kept as a bounded list of lines, for readiness and for error messages.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { z } from 'zod';
@@ -41,6 +42,11 @@ export interface SpawnOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** Shown in error messages; defaults to the program name. */
   readonly label?: string;
+  /**
+   * Also appends every output line (stdout and stderr) to this file, unbounded: for logs that
+   * must outlive the bounded in-memory tail, e.g. a daemon's log kept outside the work directory.
+   */
+  readonly logFile?: string;
 }
 
 export interface LabProcess {
@@ -57,6 +63,13 @@ export interface LabProcess {
    * Rejects if the process exits first or nothing matches within the timeout.
    */
   waitForJson<T>(schema: z.ZodType<T>, timeoutMs?: number): Promise<T>;
+  /** The first stdout line (already printed or yet to come) matching `pattern`; as waitForJson. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /**
+   * Resolves once stdout and stderr have both ended, so output() holds everything the process
+   * printed (`exited` can come before the last lines have been read).
+   */
+  readonly outputEnded: Promise<void>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
   stop(graceMs?: number): Promise<ProcessExit>;
   /** Sends a signal (no-op once it has exited). */
@@ -67,6 +80,7 @@ type LineListener = (line: string, stream: 'stdout' | 'stderr') => void;
 
 class LabProcessImpl implements LabProcess {
   readonly exited: Promise<ProcessExit>;
+  readonly outputEnded: Promise<void>;
   private readonly lines: { stream: 'stdout' | 'stderr'; text: string }[] = [];
   private readonly listeners = new Set<LineListener>();
   private exitedFlag = false;
@@ -76,21 +90,34 @@ class LabProcessImpl implements LabProcess {
     readonly pid: number,
     readonly label: string,
     private readonly child: ChildProcess,
+    private readonly log: WriteStream | null,
   ) {
     this.exited = new Promise((resolve) => {
       child.on('exit', (code, signal) => {
         this.exitedFlag = true;
+        log?.end();
         resolve({ code, signal });
       });
     });
-    this.follow('stdout');
-    this.follow('stderr');
+    this.outputEnded = Promise.all([this.follow('stdout'), this.follow('stderr')]).then(
+      () => undefined,
+    );
   }
 
-  private follow(stream: 'stdout' | 'stderr'): void {
+  /** Splits a stream into lines; resolves when it has ended (its last partial line pushed). */
+  private follow(stream: 'stdout' | 'stderr'): Promise<void> {
     let partial = '';
-    this.child[stream]?.setEncoding('utf8');
-    this.child[stream]?.on('data', (chunk: string) => {
+    const source = this.child[stream];
+    if (!source) return Promise.resolve();
+    const ended = new Promise<void>((resolve) => {
+      source.once('close', () => {
+        if (partial !== '') this.push(stream, partial);
+        partial = '';
+        resolve();
+      });
+    });
+    source.setEncoding('utf8');
+    source.on('data', (chunk: string) => {
       partial += chunk;
       let nl: number;
       while ((nl = partial.indexOf('\n')) >= 0) {
@@ -102,9 +129,11 @@ class LabProcessImpl implements LabProcess {
         partial = '';
       }
     });
+    return ended;
   }
 
   private push(stream: 'stdout' | 'stderr', text: string): void {
+    this.log?.write(`${text}\n`);
     this.lines.push({ stream, text });
     if (this.lines.length > MAX_KEPT_LINES) this.lines.shift();
     for (const l of this.listeners) l(text, stream);
@@ -119,7 +148,7 @@ class LabProcessImpl implements LabProcess {
   }
 
   waitForJson<T>(schema: z.ZodType<T>, timeoutMs = DEFAULT_READY_TIMEOUT_MS): Promise<T> {
-    const match = (line: string): T | undefined => {
+    return this.waitForStdout((line) => {
       let value: unknown;
       try {
         value = JSON.parse(line);
@@ -128,7 +157,15 @@ class LabProcessImpl implements LabProcess {
       }
       const parsed = schema.safeParse(value);
       return parsed.success ? parsed.data : undefined;
-    };
+    }, timeoutMs);
+  }
+
+  waitForLine(pattern: RegExp, timeoutMs = DEFAULT_READY_TIMEOUT_MS): Promise<string> {
+    return this.waitForStdout((line) => (pattern.test(line) ? line : undefined), timeoutMs);
+  }
+
+  /** The first stdout line `match` accepts, among those kept and those yet to come. */
+  private waitForStdout<T>(match: (line: string) => T | undefined, timeoutMs: number): Promise<T> {
     for (const l of this.lines) {
       const found = l.stream === 'stdout' ? match(l.text) : undefined;
       if (found !== undefined) return Promise.resolve(found);
@@ -187,12 +224,12 @@ function launch(
   command: string,
   argv: readonly string[],
   label: string,
-  env: NodeJS.ProcessEnv,
+  options: SpawnOptions,
 ): Promise<LabProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, [...argv], {
       cwd: REPO_ROOT,
-      env,
+      env: options.env ?? labEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.once('error', (e) =>
@@ -203,7 +240,10 @@ function launch(
         reject(new Error(`could not start ${label} in ${ns}: no pid`));
         return;
       }
-      resolve(new LabProcessImpl(ns, child.pid, label, child));
+      const log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : null;
+      // A log file that cannot be written must not take the process (or the test) down with it.
+      log?.on('error', () => undefined);
+      resolve(new LabProcessImpl(ns, child.pid, label, child, log));
     });
   });
 }
@@ -220,7 +260,7 @@ export function spawnInNamespace(
     'ip',
     ['netns', 'exec', ns, command, ...args],
     options.label ?? command,
-    options.env ?? labEnv(),
+    options,
   );
 }
 
@@ -234,11 +274,5 @@ export function spawnOrchestrator(
   options: SpawnOptions = {},
 ): Promise<LabProcess> {
   const node = nodeScriptCommand(script);
-  return launch(
-    '(host)',
-    node.command,
-    [...node.args, ...args],
-    options.label ?? script,
-    options.env ?? labEnv(),
-  );
+  return launch('(host)', node.command, [...node.args, ...args], options.label ?? script, options);
 }

@@ -26,11 +26,15 @@ export const ReadyLine = z.object({
 });
 export type ReadyLine = z.infer<typeof ReadyLine>;
 
-/** control-server.ts is ready: its URL and, on first run, the owner's sign-in. */
+/**
+ * control-server.ts is ready: its URL and, on first run, the owner's sign-in (and with
+ * --preauth-key a reusable pre-auth key).
+ */
 export const ControlReadyLine = ReadyLine.extend({
   service: z.literal('control'),
   url: z.string(),
   owner: z.object({ email: z.string(), password: z.string() }).nullable(),
+  authKey: z.string().nullable(),
   stun: HostPort.nullable(),
 });
 export type ControlReadyLine = z.infer<typeof ControlReadyLine>;

@@ -30,7 +30,14 @@ import {
   type Segment,
 } from './addressing.js';
 import { hostHardwareLinks, isolationProblems } from './isolation.js';
-import { natRouters, natRuleset, ROUTER_LAN_IF, ROUTER_WAN_IF, type NatKind } from './nat.js';
+import {
+  natRouters,
+  natRuleset,
+  ROUTER_LAN_IF,
+  ROUTER_WAN_IF,
+  type NatKind,
+  type NatRouterSpec,
+} from './nat.js';
 import { createLab, type Lab } from './netns.js';
 import {
   labEnv,
@@ -82,7 +89,7 @@ export interface Device {
   readonly nat: NatKind;
   readonly lanAddress: string;
   readonly gateway: string;
-  /** The address the internet sees this device's packets come from. */
+  /** The address the internet sees this device's packets come from (follows rebindNat()). */
   readonly publicAddress: string;
 }
 
@@ -94,11 +101,28 @@ export interface Site {
   readonly router: Router;
   /** 'double' only: the outer (carrier) router between `router` and the internet. */
   readonly outer: Router | null;
-  /** The address the internet sees this site's traffic come from ('none': the router's). */
+  /**
+   * The address the internet sees this site's traffic come from ('none': the router's); it
+   * follows rebindNat().
+   */
   readonly publicAddress: string;
   readonly lan: LanPlan;
   devices(): readonly Device[];
   device(name: string): Promise<Device>;
+  /**
+   * Forgets every NAT mapping of the site's router(s) (`conntrack -F`), addresses unchanged, as
+   * a router reboot does: 'hard' flows then get new random ports, while 'easy' ones usually get
+   * their old ports back (the mapping is port-preserving), so for them see rebindNat().
+   */
+  flushNat(): Promise<void>;
+  /**
+   * A NAT rebinding that always changes the mapping, as when a home router comes back with a new
+   * address from its ISP: the site's internet-facing router translates to a new WAN address from
+   * now on (keeping its NAT kind) and forgets every mapping, so every flow leaves from a new
+   * public ip:port. `publicAddress` (the site's and its devices') follows. Returns the new
+   * public address. A 'none' site has no NAT to rebind.
+   */
+  rebindNat(): Promise<string>;
 }
 
 export interface SiteOptions {
@@ -188,6 +212,11 @@ class NatLabImpl implements NatLab {
 
   workDir(): string {
     return this.base.workDir();
+  }
+
+  /** A fresh address on the wan segment, e.g. for a router's new public address. */
+  nextWanAddress(): string {
+    return this.plan.wanAddress();
   }
 
   /** `ip -n <ns> ...` */
@@ -322,7 +351,10 @@ class NatLabImpl implements NatLab {
             lanCidr: cidr(carrier.network, carrier.prefixLength),
             ruleset: outerRules,
           };
-    const site = new SiteImpl(this, name, nat, index, router, outer, wan, lan);
+    const site = new SiteImpl(this, name, nat, index, router, outer, wan, lan, {
+      inner: innerSpec ?? null,
+      outer: outerSpec ?? null,
+    });
     this.siteList.push(site);
     return site;
   }
@@ -386,8 +418,8 @@ class NatLabImpl implements NatLab {
     const path = resolveScript(script);
     const node = nodeScriptCommand(path);
     return this.spawn(ns, node.command, [...node.args, ...args], {
+      ...options,
       label: options.label ?? path.slice(REPO_ROOT.length),
-      ...(options.env ? { env: options.env } : {}),
     });
   }
 
@@ -409,19 +441,57 @@ class NatLabImpl implements NatLab {
   }
 }
 
+type MutableDevice = { -readonly [K in keyof Device]: Device[K] };
+
 class SiteImpl implements Site {
-  private readonly deviceList: Device[] = [];
+  private readonly deviceList: MutableDevice[] = [];
 
   constructor(
     private readonly lab: NatLabImpl,
     readonly name: string,
     readonly nat: NatKind,
     readonly index: number,
-    readonly router: Router,
-    readonly outer: Router | null,
-    readonly publicAddress: string,
+    // Mutable: rebindNat() changes the public address and the internet-facing router's rules.
+    public router: Router,
+    public outer: Router | null,
+    public publicAddress: string,
     readonly lan: LanPlan,
+    private readonly specs: { inner: NatRouterSpec | null; outer: NatRouterSpec | null },
   ) {}
+
+  async flushNat(): Promise<void> {
+    for (const r of [this.router, this.outer]) {
+      // Prints "N flow entries have been deleted" on stderr, and exits 0 even when N is 0.
+      if (r?.ruleset) await this.lab.base.exec(r.ns, 'conntrack', ['-F']);
+    }
+  }
+
+  async rebindNat(): Promise<string> {
+    const facing = this.outer ?? this.router;
+    const spec = this.specs.outer ?? this.specs.inner;
+    if (spec === null) throw new Error(`site ${this.name} (${this.nat}) has no NAT to rebind`);
+    const address = this.lab.nextWanAddress();
+    // The old address stays on the link (the internet's routes to it keep working) but nothing is
+    // translated to it any more: what arrives there for an old mapping finds no flow.
+    await this.lab.ip(facing.ns, [
+      'address',
+      'add',
+      `${address}/${WAN_SEGMENT.prefixLength}`,
+      'dev',
+      ROUTER_WAN_IF,
+    ]);
+    const ruleset = natRuleset({ ...spec, wanAddress: address });
+    // One transaction: the router is never without its filter.
+    await this.lab.base.exec(facing.ns, 'nft', ['-f', '-'], {
+      input: `flush ruleset\n${ruleset}`,
+    });
+    if (this.outer) this.outer = { ...this.outer, ruleset };
+    else this.router = { ...this.router, ruleset };
+    this.publicAddress = address;
+    for (const d of this.deviceList) d.publicAddress = address;
+    await this.flushNat();
+    return address;
+  }
 
   devices(): readonly Device[] {
     return [...this.deviceList];
@@ -432,7 +502,7 @@ class SiteImpl implements Site {
     const i = this.deviceList.length;
     if (i >= this.lan.maxDevices) throw new Error(`site ${this.name} is full`);
     const lanAddress = this.lan.deviceAddress(i);
-    const device: Device = {
+    const device: MutableDevice = {
       name,
       ns: await this.lab.base.createNamespace(`-${this.name}-${name}`),
       site: this.name,

@@ -22,11 +22,14 @@ import { registerLoginRoutes } from './api/login-routes.js';
 import { registerDeviceRoutes } from './api/register.js';
 import { registerAdminRoutes } from './api/admin-routes.js';
 import { registerOidcRoutes } from './api/oidc-routes.js';
+import { registerConsole } from './console/index.js';
 import { LoginWaiters } from './auth/login-waiters.js';
 import { bootstrap, type BootstrapResult } from './bootstrap.js';
 import { publicUrl as configPublicUrl, storeConfigOf, type ControlConfig } from './config.js';
 import type { ControlContext } from './context.js';
+import { GeoDatabaseFile, type GeoReload } from './geoip.js';
 import { installErrorHandler } from './http/errors.js';
+import { AUDIT_RETENTION_INTERVAL_MS, pruneAuditLog, recordExpiredKeys } from './housekeeping.js';
 import { applyUpdate, loadHub } from './mesh.js';
 import { DEFAULT_POLICY_TEXT, parsePolicy } from './policy/index.js';
 import type { PolicyNetworkChange } from './netmap/policy.js';
@@ -59,6 +62,14 @@ export interface ControlServer {
   readonly bootstrap: BootstrapResult;
   /** The base URL the server answers on. */
   readonly url: string;
+  /**
+   * Re-reads the GeoIP database file if it changed (always, with `force`: SIGHUP) and applies
+   * it to live netmaps; a broken file is refused and the old database stays. `unchanged` when
+   * no database is configured.
+   */
+  reloadGeoDatabase(opts?: { force?: boolean }): Promise<GeoReload>;
+  /** Every HTTP route served (method and path pattern): what docs/api.md must describe. */
+  readonly routes: ReadonlyArray<{ readonly method: string; readonly url: string }>;
   stop(): Promise<void>;
 }
 
@@ -80,6 +91,8 @@ export async function startControl(
   }
   const log = opts.logger ?? pino({ level: config.logLevel });
   const now = opts.now ?? Date.now;
+  // Before anything opens: a broken database file stops the start (GeoDatabaseError).
+  const geo = config.geoipDatabase ? await GeoDatabaseFile.open(config.geoipDatabase) : null;
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
   const storeConfig = storeConfigOf(config);
@@ -111,7 +124,7 @@ export async function startControl(
     });
     return { token, expiresAt: new Date(at.getTime() + ttl * 1000).toISOString() };
   };
-  const policy = new EnginePolicy();
+  const policy = new EnginePolicy(geo?.lookup ?? null);
   const hub = new NetmapHub({
     relayMap: () => relayMap,
     issueRelayToken: issueToken,
@@ -172,6 +185,10 @@ export async function startControl(
     ...(https ? { https } : {}),
   }) as unknown as FastifyInstance;
   installErrorHandler(app);
+  const routes: Array<{ method: string; url: string }> = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routes.push({ method, url: r.url });
+  });
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'string', bodyLimit: 64 * 1024 },
@@ -189,6 +206,7 @@ export async function startControl(
   registerDeviceRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerOidcRoutes(app, ctx);
+  registerConsole(app, ctx);
 
   const maps = new MapStreamServer({
     hub,
@@ -237,13 +255,36 @@ export async function startControl(
   }
   relayMap = buildRelayMap(config, baseUrl, stun);
 
+  const reloadGeoDatabase = async (o: { force?: boolean } = {}): Promise<GeoReload> => {
+    if (!geo) return { type: 'unchanged' };
+    const r = await geo.reload(o);
+    if (r.type === 'failed') {
+      log.error({ err: r.error }, 'GeoIP database refused; the previous one stays in force');
+    } else if (r.type === 'reloaded') {
+      for (const [networkId, change] of policy.setGeo(r.lookup))
+        hub.applyPolicyChange(networkId, change);
+      log.info({ path: geo.path }, 'GeoIP database reloaded');
+    }
+    return r;
+  };
+
   const sweep = setInterval(() => {
     hub.sweep().catch((e: unknown) => log.warn({ err: e }, 'netmap sweep failed'));
+    reloadGeoDatabase().catch((e: unknown) => log.warn({ err: e }, 'GeoIP reload failed'));
     removeStaleEphemeral(ctx).catch((e: unknown) =>
       log.warn({ err: e }, 'ephemeral cleanup failed'),
     );
+    recordExpiredKeys(ctx).catch((e: unknown) =>
+      log.warn({ err: e }, 'recording key expiries failed'),
+    );
   }, SWEEP_INTERVAL_MS);
   sweep.unref();
+  const prune = (): void => {
+    pruneAuditLog(ctx).catch((e: unknown) => log.warn({ err: e }, 'audit retention failed'));
+  };
+  prune();
+  const retention = setInterval(prune, AUDIT_RETENTION_INTERVAL_MS);
+  retention.unref();
 
   if (boot.owner) {
     log.info({ email: boot.owner.email }, 'first run: created the network owner');
@@ -265,8 +306,11 @@ export async function startControl(
     relayKeys,
     bootstrap: boot,
     url: baseUrl,
+    reloadGeoDatabase,
+    routes,
     stop: async () => {
       clearInterval(sweep);
+      clearInterval(retention);
       hub.shutdown();
       maps.close();
       relay?.close();

@@ -136,6 +136,12 @@ export const ControlConfig = z.object({
       registerBurst: z.number().int().min(1).default(100),
     })
     .default({ signInPerMinute: 10, signInBurst: 10, registerPerSecond: 10, registerBurst: 100 }),
+  /**
+   * The operator's GeoIP country database (a "trellis geo CSV" file, docs/policy.md) for
+   * geolocation posture checks; without it every geolocation check fails closed. Re-read when
+   * the file changes; a broken file at start-up stops the server.
+   */
+  geoipDatabase: z.string().min(1).optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type ControlConfig = z.infer<typeof ControlConfig>;
@@ -163,6 +169,7 @@ function envOverlay(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.TRELLIS_INSECURE_HTTP)
     o.insecureHttp = env.TRELLIS_INSECURE_HTTP === '1' || env.TRELLIS_INSECURE_HTTP === 'true';
   if (env.TRELLIS_LOG_LEVEL) o.logLevel = env.TRELLIS_LOG_LEVEL;
+  if (env.TRELLIS_GEOIP_DATABASE) o.geoipDatabase = env.TRELLIS_GEOIP_DATABASE;
   return o;
 }
 

@@ -32,7 +32,7 @@ export function hubNetwork(n: Network): HubNetwork {
     nameservers: n.settings.dns.nameservers,
     splitDns: n.settings.dns.splitDns,
     searchDomains: n.settings.dns.searchDomains,
-    extraRecords: [],
+    extraRecords: n.settings.dns.extraRecords,
   };
   return { summary: { id: n.id, name: n.name, domain: n.domain }, dns };
 }

@@ -12,10 +12,16 @@ import { parseTrellisdFlags, TRELLISD_USAGE, type TrellisdFlags } from './daemon
 import { daemonHandlers } from './daemon/handlers.js';
 import type { Logger } from './daemon/log.js';
 import { SystemPinger } from './daemon/ping.js';
+import { MagicDnsServer } from './dns/server.js';
 import { LocalApiServer } from './localapi/server.js';
+import { Magicsock } from './magicsock/magicsock.js';
 import { resolveSocketAccess } from './localapi/socket.js';
+import { darwinTunName, DarwinOsConfigurator, UTUN_RE } from './os/darwin.js';
 import { LinuxOsConfigurator } from './os/linux.js';
+import type { OsConfigurator } from './os/types.js';
+import { WindowsOsConfigurator } from './os/windows.js';
 import { StateStore } from './state/store.js';
+import { runCommand } from './exec.js';
 import { chooseBackend } from './wg/choose.js';
 import { KernelWireGuardBackend } from './wg/kernel.js';
 import type { WireGuardBackend } from './wg/types.js';
@@ -38,6 +44,27 @@ async function selectBackend(flags: TrellisdFlags, log: Logger): Promise<WireGua
     case 'auto':
       return chooseBackend({ ...netns, wireguardGo });
   }
+}
+
+/** The OS configurator for this platform (see src/helper/os/). */
+function platformOsConfigurator(interfaceName: string, netns: string | null): OsConfigurator {
+  switch (process.platform) {
+    case 'win32':
+      return new WindowsOsConfigurator({ interfaceName });
+    case 'darwin':
+      return new DarwinOsConfigurator({ interfaceName });
+    default:
+      return new LinuxOsConfigurator({ interfaceName, ...(netns !== null ? { netns } : {}) });
+  }
+}
+
+/** macOS tunnels must be utunN: any other name (the default) becomes the first free one. */
+async function platformTunName(requested: string, log: Logger): Promise<string> {
+  if (process.platform !== 'darwin' || UTUN_RE.test(requested)) return requested;
+  const { stdout } = await runCommand('ifconfig', ['-l']);
+  const name = darwinTunName(stdout.trim().split(/\s+/));
+  log.info({ requested, name }, 'macOS: using a utun interface');
+  return name;
 }
 
 async function main(): Promise<number> {
@@ -79,11 +106,17 @@ async function main(): Promise<number> {
   );
 
   const store = await StateStore.open(flags.stateDir);
+  const magicsock = flags.magicsock ? new Magicsock({ port: flags.port, log }) : undefined;
+  log.info(
+    { magicsock: magicsock !== undefined, port: flags.port },
+    magicsock ? 'magicsock carries peer traffic' : 'WireGuard owns the UDP port (no magicsock)',
+  );
   const backend = await selectBackend(flags, log);
+  const tunName = await platformTunName(flags.tunName, log);
   log.info({ backend: backend.kind }, 'WireGuard backend');
   const daemon = new Daemon(
     {
-      tunName: flags.tunName,
+      tunName,
       listenPort: flags.port,
       mtu: flags.mtu,
       defaultControlUrl: flags.controlUrl,
@@ -91,13 +124,13 @@ async function main(): Promise<number> {
     {
       store,
       backend,
-      os: new LinuxOsConfigurator({
-        interfaceName: flags.tunName,
-        ...(flags.netns !== null ? { netns: flags.netns } : {}),
-      }),
+      os: platformOsConfigurator(tunName, flags.netns),
       hostEnv: systemHostEnv,
       pinger: new SystemPinger(flags.netns !== null ? { netns: flags.netns } : {}),
       log,
+      ...(magicsock ? { magicsock } : {}),
+      // Its sockets live in trellisd's own namespace, so not with --netns (DNS is left alone).
+      ...(flags.netns === null ? { dns: new MagicDnsServer({ log }) } : {}),
     },
   );
   await daemon.load();

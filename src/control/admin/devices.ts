@@ -163,7 +163,8 @@ export async function expireDevice(
   const at = new Date(deps.now());
   const after = await deps.store.transaction(async (tx) => {
     await tx.devices.setKeyExpiryDisabled(id, false);
-    const d = await tx.devices.setKeyExpiry(id, at);
+    // Audited below as this caller's action: the expiry sweep must not record it again.
+    const d = await tx.devices.setKeyExpiry(id, at, { noted: true });
     if (!d) throw notFound('device');
     return d;
   });

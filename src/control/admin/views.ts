@@ -123,7 +123,9 @@ export function settingsView(n: Network): NetworkSettingsView {
       nameservers: n.settings.dns.nameservers,
       searchDomains: n.settings.dns.searchDomains,
       splitDns: n.settings.dns.splitDns,
+      extraRecords: n.settings.dns.extraRecords,
     },
+    auditRetentionDays: n.settings.auditRetentionDays,
   };
 }
 

@@ -16,6 +16,7 @@ import { PAGE_CSP, loginProblemPage, signInPage, signedInPage } from '../auth/pa
 import { loginDenial } from '../auth/login-denials.js';
 import { verifyPassword, MAX_PASSWORD_LENGTH } from '../auth/passwords.js';
 import { requirePrincipal } from '../auth/bearer.js';
+import { continueToConsole } from '../console/index.js';
 import type { ControlContext } from '../context.js';
 import { ApiError, parseInput } from '../http/errors.js';
 import { hashToken } from '../store/tokens.js';
@@ -123,7 +124,7 @@ export function registerLoginRoutes(app: FastifyInstance, ctx: ControlContext): 
       diff: { method: 'password' },
     });
     ctx.loginWaiters.notify(login.id);
-    return page(reply, 200, signedInPage(user.email));
+    return continueToConsole(reply, login) ?? page(reply, 200, signedInPage(user.email));
   });
 
   app.get('/v1/me', async (req): Promise<WhoAmIResponse> => {

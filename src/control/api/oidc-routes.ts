@@ -16,6 +16,7 @@ import {
 } from '../auth/oidc.js';
 import { loginProblemPage, signedInPage } from '../auth/pages.js';
 import type { ControlContext } from '../context.js';
+import { continueToConsole } from '../console/index.js';
 import { refreshDevice } from '../mesh.js';
 import type { AuditDiff } from '../store/audit.js';
 import type { LoginSession } from '../store/login-sessions.js';
@@ -215,7 +216,7 @@ class OidcFlow {
     if (diff.email || diff.name || diff.groups)
       for (const d of await store.devices.listByUser(user.id))
         await refreshDevice(store, this.ctx.hub, d.id);
-    return sendPage(reply, 200, signedInPage(user.email));
+    return continueToConsole(reply, login) ?? sendPage(reply, 200, signedInPage(user.email));
   }
 
   private failed(

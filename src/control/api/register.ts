@@ -146,7 +146,8 @@ export function registerDeviceRoutes(app: FastifyInstance, ctx: ControlContext):
     if (device.ephemeral) await ctx.store.devices.delete(device.id);
     else {
       await ctx.store.devices.setKeyExpiryDisabled(device.id, false);
-      await ctx.store.devices.setKeyExpiry(device.id, new Date(ctx.now()));
+      // Audited as device.logged_out below, not again by the expiry sweep.
+      await ctx.store.devices.setKeyExpiry(device.id, new Date(ctx.now()), { noted: true });
       await ctx.store.devices.rotateCredential(device.id);
     }
     await ctx.audit({

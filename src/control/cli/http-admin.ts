@@ -5,20 +5,12 @@
  */
 import type * as z from 'zod';
 import {
-  AdminDevice,
-  AdminUser,
-  ApiKeyList,
-  AuditLog,
-  CreateApiKeyResponse,
-  CreatePreauthKeyResponse,
-  DeviceList,
-  NetworkSettingsView,
-  PolicyRejected,
-  PreauthKeyList,
-  RevokedSessions,
-  SessionList,
-  UserList,
-} from '../../shared/schema/control/admin.js';
+  controlEndpoints,
+  type ControlEndpoint,
+  type ControlEndpointName,
+  type ControlResponse,
+} from '../../shared/schema/control.js';
+import { PolicyRejected } from '../../shared/schema/control/admin.js';
 import { ControlErrorBody } from '../../shared/schema/control/errors.js';
 import { ApiError } from '../http/errors.js';
 import type { AdminApi } from '../admin/service.js';
@@ -95,42 +87,60 @@ export function adminSender(server: string, apiKey: string): AdminSend {
   };
 }
 
-export function httpAdmin(server: string, apiKey: string): AdminApi {
+/** Calls one `controlEndpoints` entry: method, path and response schema come from the table. */
+export type EndpointCaller = <N extends ControlEndpointName>(
+  name: N,
+  input?: { params?: Record<string, string | number>; query?: object; body?: unknown },
+) => Promise<ControlResponse<N>>;
+
+export function endpointCaller(server: string, apiKey: string): EndpointCaller {
   const send = adminSender(server, apiKey);
-  const enc = encodeURIComponent;
+  return (name, input = {}) => {
+    const ep: ControlEndpoint = controlEndpoints[name];
+    const path = ep.path.replace(/:([a-z]+)/gi, (_m, k: string) => {
+      const v = input.params?.[k];
+      if (v === undefined) throw new Error(`${name}: missing path parameter ${k}`);
+      return encodeURIComponent(String(v));
+    });
+    return send(ep.method, path, ep.response, {
+      ...(input.body !== undefined ? { body: input.body } : {}),
+      ...(input.query ? { query: input.query as Query } : {}),
+    }) as never;
+  };
+}
+
+export function httpAdmin(server: string, apiKey: string): AdminApi {
+  const call = endpointCaller(server, apiKey);
+  const done = (): undefined => undefined;
   return {
-    listUsers: (q) => send('GET', '/v1/admin/users', UserList, { query: q }),
-    getUser: (id) => send('GET', `/v1/admin/users/${enc(id)}`, AdminUser),
-    createUser: (r) => send('POST', '/v1/admin/users', AdminUser, { body: r }),
-    updateUser: (id, r) => send('PATCH', `/v1/admin/users/${enc(id)}`, AdminUser, { body: r }),
-    setPassword: (id, r) =>
-      send('PUT', `/v1/admin/users/${enc(id)}/password`, AdminUser, { body: r }),
-    deleteUser: (id) => send('DELETE', `/v1/admin/users/${enc(id)}`, null),
+    listUsers: (q) => call('listUsers', { query: q }),
+    getUser: (id) => call('getUser', { params: { id } }),
+    createUser: (r) => call('createUser', { body: r }),
+    updateUser: (id, r) => call('updateUser', { params: { id }, body: r }),
+    setPassword: (id, r) => call('setUserPassword', { params: { id }, body: r }),
+    deleteUser: (id) => call('deleteUser', { params: { id } }).then(done),
 
-    listDevices: (q) => send('GET', '/v1/admin/devices', DeviceList, { query: q }),
-    getDevice: (id) => send('GET', `/v1/admin/devices/${enc(id)}`, AdminDevice),
-    updateDevice: (id, r) =>
-      send('PATCH', `/v1/admin/devices/${enc(id)}`, AdminDevice, { body: r }),
-    expireDevice: (id) => send('POST', `/v1/admin/devices/${enc(id)}/expire`, AdminDevice),
-    deleteDevice: (id) => send('DELETE', `/v1/admin/devices/${enc(id)}`, null),
+    listDevices: (q) => call('listDevices', { query: q }),
+    getDevice: (id) => call('getDevice', { params: { id } }),
+    updateDevice: (id, r) => call('updateDevice', { params: { id }, body: r }),
+    expireDevice: (id) => call('expireDevice', { params: { id } }),
+    deleteDevice: (id) => call('deleteDevice', { params: { id } }).then(done),
 
-    listPreauthKeys: (q) => send('GET', '/v1/admin/preauth-keys', PreauthKeyList, { query: q }),
-    createPreauthKey: (r) =>
-      send('POST', '/v1/admin/preauth-keys', CreatePreauthKeyResponse, { body: r }),
-    revokePreauthKey: (id) => send('DELETE', `/v1/admin/preauth-keys/${enc(id)}`, null),
+    listPreauthKeys: (q) => call('listPreauthKeys', { query: q }),
+    createPreauthKey: (r) => call('createPreauthKey', { body: r }),
+    revokePreauthKey: (id) => call('revokePreauthKey', { params: { id } }).then(done),
 
-    listSessions: (q) => send('GET', '/v1/admin/sessions', SessionList, { query: q }),
-    revokeSession: (id) => send('DELETE', `/v1/admin/sessions/${enc(id)}`, null),
-    revokeUserSessions: (id) =>
-      send('DELETE', `/v1/admin/users/${enc(id)}/sessions`, RevokedSessions),
+    listSessions: (q) => call('listSessions', { query: q }),
+    revokeSession: (id) => call('revokeSession', { params: { id } }).then(done),
+    revokeUserSessions: (id) => call('revokeUserSessions', { params: { id } }),
 
-    listApiKeys: (q) => send('GET', '/v1/admin/api-keys', ApiKeyList, { query: q }),
-    createApiKey: (r) => send('POST', '/v1/admin/api-keys', CreateApiKeyResponse, { body: r }),
-    revokeApiKey: (id) => send('DELETE', `/v1/admin/api-keys/${enc(id)}`, null),
+    listApiKeys: (q) => call('listApiKeys', { query: q }),
+    createApiKey: (r) => call('createApiKey', { body: r }),
+    revokeApiKey: (id) => call('revokeApiKey', { params: { id } }).then(done),
 
-    getSettings: () => send('GET', '/v1/admin/settings', NetworkSettingsView),
-    updateSettings: (r) => send('PATCH', '/v1/admin/settings', NetworkSettingsView, { body: r }),
+    getSettings: () => call('getSettings'),
+    updateSettings: (r) => call('updateSettings', { body: r }),
 
-    audit: (q) => send('GET', '/v1/admin/audit', AuditLog, { query: q }),
+    audit: (q) => call('auditLog', { query: q }),
   };
 }

@@ -8,8 +8,10 @@ import {
   PolicyEngine,
   policyDeviceOf,
   postureQueries,
+  reflexiveIp,
   type GeoLookup,
   type Policy,
+  type PolicyChange,
   type PolicyUser,
 } from '../policy/index.js';
 import type { MeshDevice } from './device.js';
@@ -18,7 +20,7 @@ import type { PeerPolicy, PolicyDeviceChange, PolicyNetworkChange } from './poli
 export class EnginePolicy implements PeerPolicy {
   private readonly engines = new Map<string, { engine: PolicyEngine; policy: Policy }>();
 
-  constructor(private readonly geo: GeoLookup | null = null) {}
+  constructor(private geo: GeoLookup | null = null) {}
 
   /** The engine of a network, created with the default (allow-all) policy on first use. */
   private of(networkId: string): { engine: PolicyEngine; policy: Policy } {
@@ -49,6 +51,14 @@ export class EnginePolicy implements PeerPolicy {
     return postureQueries(this.of(networkId).policy);
   }
 
+  /** Only geolocation reads live state (the STUN-learned address), and only if a check uses it. */
+  liveFactsChanged(old: MeshDevice, next: MeshDevice): boolean {
+    if (reflexiveIp(old) === reflexiveIp(next)) return false;
+    return this.of(next.networkId).policy.postures.some((p) =>
+      p.checks.some((c) => c.kind === 'geolocation'),
+    );
+  }
+
   deviceChanged(device: MeshDevice): PolicyDeviceChange {
     const { engine } = this.of(device.networkId);
     const known = engine.has(device.id);
@@ -75,15 +85,29 @@ export class EnginePolicy implements PeerPolicy {
   setPolicy(networkId: string, policy: Policy): PolicyNetworkChange {
     const e = this.of(networkId);
     e.policy = policy;
-    const change = e.engine.setPolicy(policy);
-    return {
-      views: change.views,
-      filters: change.filters,
-      postures: change.postures,
-      peerChanges: (id) => change.peerChanges(id),
-      posture: (id): readonly PostureResult[] => e.engine.posture(id)?.results ?? [],
-    };
+    return networkChange(e.engine, e.engine.setPolicy(policy));
   }
+
+  /**
+   * A new country database (the operator's file changed): geolocation results, and through them
+   * views and filters, may change in every network. Returns each network's change for the hub.
+   */
+  setGeo(geo: GeoLookup | null): Map<string, PolicyNetworkChange> {
+    this.geo = geo;
+    const out = new Map<string, PolicyNetworkChange>();
+    for (const [id, e] of this.engines) out.set(id, networkChange(e.engine, e.engine.setGeo(geo)));
+    return out;
+  }
+}
+
+function networkChange(engine: PolicyEngine, change: PolicyChange): PolicyNetworkChange {
+  return {
+    views: change.views,
+    filters: change.filters,
+    postures: change.postures,
+    peerChanges: (id) => change.peerChanges(id),
+    posture: (id): readonly PostureResult[] => engine.posture(id)?.results ?? [],
+  };
 }
 
 /** The owner as policy sees it: role and IdP groups travel on the MeshDevice. */

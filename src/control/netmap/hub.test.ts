@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { Peer } from '../../shared/schema/control/netmap.js';
 import { NetmapHub, type HubOptions } from './hub.js';
 import { EnginePolicy } from './engine-policy.js';
-import { parsePolicy } from '../policy/index.js';
+import { parseGeoCsv, parsePolicy } from '../policy/index.js';
 import {
   CollectingSink,
   deviceFixture,
@@ -494,6 +494,33 @@ describe('NetmapHub with the policy engine', () => {
     expect(s4.netmap?.packetFilter[0]?.protos).toEqual(['any']);
   });
 
+  it('sends nothing to a device whose view and filter a new policy leaves as they were', async () => {
+    const policy = new EnginePolicy();
+    const { hub } = makeHub({ policy });
+    for (const i of [1, 2]) hub.upsertDevice(deviceFixture(i));
+    const s1 = new CollectingSink();
+    await hub.subscribe('dev1', s1, hello());
+    hub.flush();
+    const before = s1.messages.length;
+    // Different rules, same outcome for these devices: everyone still reaches every member.
+    const same = parsePolicy(
+      '{ acls: [{ action: "accept", src: ["*"], dst: ["autogroup:member:*"] }] }',
+    );
+    if (!same.ok) throw new Error(same.error[0]?.message);
+    hub.applyPolicyChange(NETWORK_ID, policy.setPolicy(NETWORK_ID, same.value));
+    hub.flush();
+    expect(s1.messages.length).toBe(before);
+    // A real change still goes out.
+    const narrower = parsePolicy(
+      '{ acls: [{ action: "accept", src: ["*"], dst: ["autogroup:member:22"] }] }',
+    );
+    if (!narrower.ok) throw new Error(narrower.error[0]?.message);
+    hub.applyPolicyChange(NETWORK_ID, policy.setPolicy(NETWORK_ID, narrower.value));
+    hub.flush();
+    expect(s1.messages.length).toBe(before + 1);
+    expect(s1.netmap?.packetFilter[0]?.dsts.every((d) => d.ports.first === 22)).toBe(true);
+  });
+
   it('drops a device from views when its owner loses the group that granted access', async () => {
     const policy = new EnginePolicy();
     const { hub } = makeHub({ policy });
@@ -512,5 +539,148 @@ describe('NetmapHub with the policy engine', () => {
     hub.flush();
     expect(peerIds(s4)).toEqual([]);
     expect(s4.netmap?.packetFilter).toEqual([]);
+  });
+});
+
+describe('NetmapHub geolocation', () => {
+  it("re-evaluates a device's posture and views when its public address changes country", async () => {
+    const geo = parseGeoCsv('192.0.2.0/24,DE\n203.0.113.0/24,RU\n');
+    if (!geo.ok) throw new Error(geo.error.message);
+    const policy = new EnginePolicy(geo.value);
+    const { hub } = makeHub({ policy });
+    const parsed = parsePolicy(`{
+      postures: { "posture:eu": [{ kind: "geolocation", action: "allow", countries: ["DE"] }] },
+      acls: [{ action: "accept", src: ["*"], dst: ["*:*"], srcPosture: ["posture:eu"] }],
+    }`);
+    if (!parsed.ok) throw new Error(parsed.error[0]?.message);
+    hub.applyPolicyChange(NETWORK_ID, policy.setPolicy(NETWORK_ID, parsed.value));
+    const hostInfo = {
+      hostname: 'h',
+      os: 'linux' as const,
+      osVersion: '12',
+      clientVersion: '1.0.0',
+      posture: { runningProcesses: [], localNetworks: [] },
+      advertisedRoutes: [],
+      advertiseExitNode: false,
+    };
+    const at = (ip: string) => [{ addr: `${ip}:41641`, type: 'stun' as const }];
+    hub.upsertDevice(deviceFixture(1, { hostInfo, endpoints: at('192.0.2.5') }));
+    hub.upsertDevice(deviceFixture(2, { hostInfo }));
+    const s1 = new CollectingSink();
+    const s2 = new CollectingSink();
+    await hub.subscribe('dev1', s1, hello());
+    await hub.subscribe('dev2', s2, hello());
+    hub.flush();
+    expect(peerIds(s1)).toEqual(['dev2']);
+    expect(peerIds(s2)).toEqual(['dev1']);
+    expect(s1.netmap?.self.posture).toEqual([
+      expect.objectContaining({ kind: 'geolocation', passed: true }),
+    ]);
+
+    hub.patchLive('dev1', { endpoints: at('203.0.113.9') }); // roamed to a blocked country
+    hub.flush();
+    expect(peerIds(s1)).toEqual([]);
+    expect(peerIds(s2)).toEqual([]);
+    const [check] = s1.netmap?.self.posture ?? [];
+    expect(check).toMatchObject({ kind: 'geolocation', passed: false });
+    expect(check?.reason).toContain('RU');
+
+    // An endpoint change that keeps the public address is a cheap live patch as before.
+    const before = s2.messages.length;
+    hub.patchLive('dev1', {
+      endpoints: [...at('203.0.113.9'), { addr: '10.0.0.5:41641', type: 'local' }],
+    });
+    hub.flush();
+    expect(s2.messages.length).toBe(before);
+  });
+});
+
+describe('NetmapHub primary routers', () => {
+  const PREFIX = '10.9.0.0/16';
+  const router = (n: number, over: Parameters<typeof deviceFixture>[1] = {}) =>
+    deviceFixture(n, { routes: { advertised: [PREFIX], approved: [PREFIX] }, ...over });
+
+  async function setup() {
+    const env = makeHub();
+    const { hub, advance } = env;
+    hub.upsertDevice(deviceFixture(1));
+    hub.upsertDevice(router(2));
+    hub.upsertDevice(router(3));
+    const r2 = await hub.subscribe('dev2', new CollectingSink(), hello());
+    advance(1000);
+    const r3 = await hub.subscribe('dev3', new CollectingSink(), hello());
+    const s1 = new CollectingSink();
+    await hub.subscribe('dev1', s1, hello());
+    hub.flush();
+    const peer = (id: string) => s1.netmap?.peers.find((p) => p.id === id);
+    return { ...env, s1, peer, r2, r3 };
+  }
+
+  it('routes a shared prefix through one router, and fails over within one delta', async () => {
+    const { hub, s1, peer, r2 } = await setup();
+    // dev2 has been online longest: it is primary; dev3 offers the prefix as a standby.
+    expect(peer('dev2')?.allowedIPs).toContain(PREFIX);
+    expect(peer('dev2')?.primaryRoutes).toEqual([PREFIX]);
+    expect(peer('dev3')?.allowedIPs).not.toContain(PREFIX);
+    expect(peer('dev3')?.routesOffered).toEqual([PREFIX]);
+    expect(peer('dev3')?.primaryRoutes).toEqual([]);
+
+    const before = s1.messages.length;
+    if (!('deviceId' in r2)) throw new Error('subscribe failed');
+    hub.unsubscribe(r2);
+    hub.flush();
+    expect(s1.messages.length).toBe(before + 1);
+    expect(s1.messages.at(-1)?.type).toBe('delta');
+    expect(peer('dev2')?.online).toBe(false);
+    expect(peer('dev2')?.allowedIPs).not.toContain(PREFIX);
+    expect(peer('dev3')?.allowedIPs).toContain(PREFIX);
+    expect(peer('dev3')?.primaryRoutes).toEqual([PREFIX]);
+    expect(hub.primaryRoutesOf('dev3')).toEqual([PREFIX]);
+
+    // The old primary comes back: the prefix stays where it is (no flapping).
+    await hub.subscribe('dev2', new CollectingSink(), hello());
+    hub.flush();
+    expect(peer('dev2')?.online).toBe(true);
+    expect(peer('dev2')?.primaryRoutes).toEqual([]);
+    expect(peer('dev3')?.primaryRoutes).toEqual([PREFIX]);
+
+    // The new primary is deleted: the prefix moves back.
+    hub.removeDevice('dev3');
+    hub.flush();
+    expect(peer('dev3')).toBeUndefined();
+    expect(peer('dev2')?.allowedIPs).toContain(PREFIX);
+  });
+
+  it('hands the prefix over when the primary is unapproved or its route withdrawn', async () => {
+    const { hub, peer } = await setup();
+    hub.upsertDevice(router(2, { approved: false }));
+    hub.flush();
+    expect(peer('dev2')).toBeUndefined();
+    expect(peer('dev3')?.primaryRoutes).toEqual([PREFIX]);
+    hub.upsertDevice(router(2));
+    hub.flush();
+    expect(peer('dev2')?.primaryRoutes).toEqual([]);
+    hub.upsertDevice(router(3, { routes: { advertised: [], approved: [] } }));
+    hub.flush();
+    expect(peer('dev3')?.routesOffered).toEqual([]);
+    expect(peer('dev2')?.primaryRoutes).toEqual([PREFIX]);
+  });
+
+  it('keeps the prefix on the last primary while no router is online', async () => {
+    const { hub, peer, r2, r3 } = await setup();
+    if (!('deviceId' in r2) || !('deviceId' in r3)) throw new Error('setup failed');
+    hub.unsubscribe(r2); // dev3 takes over
+    hub.flush();
+    hub.unsubscribe(r3); // and goes offline too: nobody online routes the prefix
+    hub.flush();
+    expect(peer('dev2')?.online).toBe(false);
+    expect(peer('dev3')?.online).toBe(false);
+    expect(peer('dev3')?.primaryRoutes).toEqual([PREFIX]);
+    expect(peer('dev2')?.primaryRoutes).toEqual([]);
+    // The first router back online takes it.
+    await hub.subscribe('dev2', new CollectingSink(), hello());
+    hub.flush();
+    expect(peer('dev2')?.primaryRoutes).toEqual([PREFIX]);
+    expect(peer('dev3')?.allowedIPs).not.toContain(PREFIX);
   });
 });

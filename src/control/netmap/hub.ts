@@ -21,6 +21,7 @@ import type { NetworkSummary } from '../../shared/schema/control/auth.js';
 import { ChangeLog } from './changelog.js';
 import { isKeyExpired, type LivePatch, type MeshDevice } from './device.js';
 import { toPeer, toSelf } from './peer-view.js';
+import { PrimaryRoutes, type RouterState } from './primary-routes.js';
 import {
   allowAllPolicy,
   type PeerPolicy,
@@ -122,6 +123,8 @@ export class Subscription {
   closed = false;
   pending: Pending | null = null;
   relayTokenExpiresAt = 0;
+  /** Digest of the packet filter this stream last received: an equal one is not sent again. */
+  filterDigest = '';
   readonly pairs: Array<[number, number]> = [];
   constructor(
     readonly deviceId: string,
@@ -142,6 +145,10 @@ class NetworkState {
   readonly subs = new Map<string, Subscription>();
   readonly resume = new Map<string, ResumeRecord>();
   readonly peerJson = new Map<string, { peer: Peer; json: string }>();
+  /** One primary router per subnet prefix (see primary-routes.ts). */
+  readonly primaries = new PrimaryRoutes();
+  /** When each online device came online: the election prefers the longest online router. */
+  readonly onlineSince = new Map<string, number>();
   constructor(
     public info: HubNetwork,
     readonly log: ChangeLog,
@@ -286,6 +293,9 @@ export class NetmapHub {
     this.stats.devices = this.deviceNetwork.size;
     net.log.record({ kind: 'device', id: device.id });
     const lost = change ? new Set(change.lostBy) : null;
+    // Viewers get this device whole below; other routers whose primaries moved, separately.
+    const routers = this.reelect(net, device.id, old, next);
+    routers.delete(device.id);
 
     for (const sub of net.subs.values()) {
       if (sub.deviceId === device.id) continue;
@@ -299,6 +309,7 @@ export class NetmapHub {
         this.pendingOf(sub).packetFilter = true;
     }
     if (change) this.markFilters(net, change.filters);
+    this.reshapeRouters(net, routers);
 
     const own = net.subs.get(device.id);
     if (own) {
@@ -360,6 +371,12 @@ export class NetmapHub {
     if (!net || !old) return;
     const next: MeshDevice = { ...old, ...patch };
     net.devices.set(id, next);
+    if (patch.online === undefined && this.policy.liveFactsChanged?.(old, next)) {
+      // Policy sees a different device (its public address moved countries): recompute views,
+      // filters and posture as for any structural change.
+      this.upsertDevice(next);
+      return;
+    }
     net.peerJson.delete(id);
     net.log.record({ kind: 'device', id });
     const shared: PeerPatch = { id, ...patch } as PeerPatch;
@@ -369,6 +386,10 @@ export class NetmapHub {
       if (!viewer || !this.policy.visible(viewer, next)) continue;
       this.markPatched(sub, id, shared);
     }
+    // A router going offline hands its prefixes over (failover); one coming online may take
+    // prefixes nobody online served.
+    if (patch.online !== undefined && patch.online !== old.online)
+      this.reshapeRouters(net, this.reelect(net, id, old, next));
   }
 
   removeDevice(id: string, reason: 'device-deleted' | 'logged-out' = 'device-deleted'): void {
@@ -392,6 +413,55 @@ export class NetmapHub {
         this.markRemoved(sub, id);
     }
     if (change) this.markFilters(net, change.filters);
+    const routers = this.reelect(net, id, old, undefined);
+    routers.delete(id);
+    this.reshapeRouters(net, routers);
+  }
+
+  /** The prefixes a device is primary router for (tests, admin views). */
+  primaryRoutesOf(id: string): string[] {
+    const netId = this.deviceNetwork.get(id);
+    return (netId !== undefined && this.networks.get(netId)?.primaries.primariesOf(id)) || [];
+  }
+
+  /**
+   * Re-elects primary routers after device `id` changed from `old` to `next` (undefined: removed):
+   * its offered routes, approval or presence. Returns the routers whose primary prefixes moved.
+   */
+  private reelect(
+    net: NetworkState,
+    id: string,
+    old: MeshDevice | undefined,
+    next: MeshDevice | undefined,
+  ): Set<string> {
+    if (next?.online && !old?.online) net.onlineSince.set(id, this.clock());
+    else if (!next?.online) net.onlineSince.delete(id);
+    const state = (x: string): RouterState | undefined => {
+      const d = net.devices.get(x);
+      return (
+        d && { online: d.online, onlineSince: net.onlineSince.get(x) ?? null, created: d.created }
+      );
+    };
+    // Unapproved devices are in nobody's netmap, so they route nothing.
+    const changed = net.primaries.setOffered(id, next?.approved ? next.routes.approved : [], state);
+    if (next && old && next.online !== old.online)
+      for (const x of net.primaries.presenceChanged(id, state)) changed.add(x);
+    return changed;
+  }
+
+  /** Routers whose primary prefixes moved: every viewer that sees one gets it anew. */
+  private reshapeRouters(net: NetworkState, routers: ReadonlySet<string>): void {
+    for (const id of routers) {
+      const d = net.devices.get(id);
+      if (!d) continue;
+      net.peerJson.delete(id);
+      net.log.record({ kind: 'device', id });
+      for (const sub of net.subs.values()) {
+        if (sub.deviceId === id) continue;
+        const viewer = net.devices.get(sub.deviceId);
+        if (viewer && this.policy.visible(viewer, d)) this.markAdded(sub, id);
+      }
+    }
   }
 
   // -- streams -----------------------------------------------------------------------------
@@ -579,11 +649,9 @@ export class NetmapHub {
         added.push(this.peerFor(net, viewer, target));
       else removed.push(id);
     }
-    const patch: NetmapPatch = {
-      self: toSelf(viewer),
-      relayToken: token,
-      packetFilter: this.policy.packetFilter(viewer, net.devices),
-    };
+    const packetFilter = this.policy.packetFilter(viewer, net.devices);
+    sub.filterDigest = digest(JSON.stringify(packetFilter));
+    const patch: NetmapPatch = { self: toSelf(viewer), relayToken: token, packetFilter };
     if (added.length) patch.peersAdded = added;
     if (removed.length) patch.peersRemoved = removed;
     // The resumed stream continues the old one: same token, numbering after the client's seq.
@@ -612,10 +680,12 @@ export class NetmapHub {
       const adjusted = this.policy.peerFor(viewer, target, cached.peer);
       peerTexts.push(adjusted === cached.peer ? cached.json : JSON.stringify(adjusted));
     }
+    const packetFilter = this.policy.packetFilter(viewer, net.devices);
+    sub.filterDigest = digest(JSON.stringify(packetFilter));
     const rest: Omit<Netmap, 'peers'> = {
       network: net.info.summary,
       self: toSelf(viewer),
-      packetFilter: this.policy.packetFilter(viewer, net.devices),
+      packetFilter,
       dns: net.info.dns,
       relayMap: this.opts.relayMap(),
       relayToken: token === undefined ? (this.currentToken.get(sub) ?? null) : token,
@@ -678,7 +748,16 @@ export class NetmapHub {
     if (p.network) patch.network = net.info.summary;
     if (p.dns) patch.dns = net.info.dns;
     if (p.relayMap) patch.relayMap = this.opts.relayMap();
-    if (p.packetFilter) patch.packetFilter = this.policy.packetFilter(viewer, net.devices);
+    if (p.packetFilter) {
+      // Policy diffs may flag a filter that came out the same (they are conservative): the
+      // stream already has it, so it is not sent again.
+      const filter = this.policy.packetFilter(viewer, net.devices);
+      const d = digest(JSON.stringify(filter));
+      if (d !== sub.filterDigest) {
+        patch.packetFilter = filter;
+        sub.filterDigest = d;
+      }
+    }
     if (p.relayToken !== undefined) {
       patch.relayToken = p.relayToken;
       this.currentToken.set(sub, p.relayToken);
@@ -695,7 +774,7 @@ export class NetmapHub {
   private cachedPeer(net: NetworkState, d: MeshDevice): { peer: Peer; json: string } {
     let c = net.peerJson.get(d.id);
     if (!c) {
-      const peer = toPeer(d);
+      const peer = toPeer(d, net.primaries.primariesOf(d.id));
       c = { peer, json: JSON.stringify(peer) };
       net.peerJson.set(d.id, c);
     }
@@ -783,6 +862,9 @@ export class NetmapHub {
     }
   }
 }
+
+/** A short fingerprint of a serialized value (what a stream last received). */
+const digest = (json: string): string => crypto.createHash('sha256').update(json).digest('base64');
 
 /** Structural equality for the small JSON-shaped values devices carry (owner, posture). */
 const sameJson = (a: unknown, b: unknown): boolean =>

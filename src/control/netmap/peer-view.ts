@@ -2,7 +2,11 @@
 import type { Peer, SelfNode } from '../../shared/schema/control/netmap.js';
 import type { MeshDevice } from './device.js';
 
-export function toPeer(d: MeshDevice): Peer {
+/**
+ * `primaryRoutes`: the prefixes `d` is the primary router for (primary-routes.ts). Only those
+ * enter allowed IPs; the other approved routes are offered for failover but carry no traffic.
+ */
+export function toPeer(d: MeshDevice, primaryRoutes: readonly string[]): Peer {
   return {
     id: d.id,
     name: d.name,
@@ -10,7 +14,7 @@ export function toPeer(d: MeshDevice): Peer {
     nodeKey: d.nodeKey,
     discoKey: d.discoKey,
     addresses: { ipv4: d.addresses.ipv4, ipv6: d.addresses.ipv6 },
-    allowedIPs: [`${d.addresses.ipv4}/32`, `${d.addresses.ipv6}/128`, ...d.routes.approved],
+    allowedIPs: [`${d.addresses.ipv4}/32`, `${d.addresses.ipv6}/128`, ...primaryRoutes],
     endpoints: [...d.endpoints],
     homeRelayRegion: d.homeRelayRegion,
     online: d.online,
@@ -19,6 +23,7 @@ export function toPeer(d: MeshDevice): Peer {
     owner: d.owner,
     exitNodeOffered: d.isExitNode,
     routesOffered: [...d.routes.approved],
+    primaryRoutes: [...primaryRoutes],
     keyExpiry: d.keyExpiry,
     created: d.created,
   };

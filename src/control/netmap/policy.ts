@@ -55,6 +55,11 @@ export interface PeerPolicy {
   deviceRemoved?(device: MeshDevice): Pick<PolicyDeviceChange, 'lostBy' | 'filters'>;
   /** What devices of a network must report for posture checks. */
   postureQueries?(networkId: string): PostureQueries;
+  /**
+   * A live update (new endpoints) changed a fact policy evaluates (the public address that
+   * geolocation checks look up): the hub then treats it as a structural change.
+   */
+  liveFactsChanged?(old: MeshDevice, next: MeshDevice): boolean;
 }
 
 /** Every approved device sees every other; inbound filter accepts everything from the mesh. */

@@ -361,6 +361,16 @@ describe('compile: deltas', () => {
     expect([...(e.packetFilter('d5')[0]?.srcs ?? [])].sort()).toEqual(addrs(1, 2, 3).sort());
   });
 
+  it('reports a filter whose destinations changed although no rule membership did', () => {
+    // d3 is a destination of the rule through "*:*" already; joining group:backend makes the
+    // port-80 entry name it too, which adds destinations to its filter.
+    const e = engineFor(rule('"*"', '"group:backend:80", "*:*"'));
+    const before = JSON.stringify(e.packetFilter('d1'));
+    const [d] = e.upsertUser({ ...alice, groups: ['backend'] });
+    expect(d?.filters).toContain('d1');
+    expect(JSON.stringify(e.packetFilter('d1'))).not.toBe(before);
+  });
+
   it('approving a device adds it to the views of exactly the devices policy lets see it', () => {
     const e = engineFor(rule('"autogroup:member"', '"tag:server:22"'));
     const d = e.upsertDevice(device(8, dave));

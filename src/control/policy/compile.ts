@@ -377,6 +377,7 @@ export class PolicyEngine implements DeviceTable {
     if (
       membershipChanged ||
       addrsChanged ||
+      (oldM !== undefined && c.dstEntriesDiffer(oldM, newM)) ||
       !sameList(prev?.device.routes ?? [], entry.device.routes) ||
       prev?.device.exitNode !== entry.device.exitNode
     ) {

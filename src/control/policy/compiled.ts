@@ -424,6 +424,23 @@ export class Compiled {
     return parts.join(' ');
   }
 
+  /**
+   * Whether a device whose rule memberships stayed the same still matches a different set of a
+   * rule's destination entries (its groups changed, and "group:eng:80" now names it beside
+   * "*:*"): its filter's destinations then differ although no membership bit flipped.
+   */
+  dstEntriesDiffer(a: Membership, b: Membership): boolean {
+    let differ = false;
+    forEachBit(a.dst, (i) => {
+      const rs = this.rules[i];
+      if (differ || !rs || rs.plain.length < 2 || !hasBit(b.dst, i)) return;
+      differ = rs.plain.some(
+        (e) => dstMatches(e.selector, a.subject) !== dstMatches(e.selector, b.subject),
+      );
+    });
+    return differ;
+  }
+
   private srcsOf(rs: RuleState): string[] {
     if (rs.srcs) return rs.srcs;
     const out = new Set(rs.rawSrcs);

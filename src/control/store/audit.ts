@@ -135,12 +135,14 @@ export class AuditRepository {
     return ok({ entries: page, nextCursor: rows.length > limit && last ? String(last.id) : null });
   }
 
-  /** Retention: deletes entries older than `olderThan`; returns how many. */
-  async prune(olderThan: Date): Promise<number> {
-    const r = await this.ctx.db
-      .deleteFrom('audit_log')
-      .where('at', '<', olderThan.getTime())
-      .executeTakeFirst();
+  /**
+   * Retention: deletes entries older than `olderThan` (of one network when `networkId` is
+   * given, else of every network); returns how many.
+   */
+  async prune(olderThan: Date, networkId?: string): Promise<number> {
+    let del = this.ctx.db.deleteFrom('audit_log').where('at', '<', olderThan.getTime());
+    if (networkId !== undefined) del = del.where('network_id', '=', networkId);
+    const r = await del.executeTakeFirst();
     return affected(r);
   }
 }

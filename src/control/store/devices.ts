@@ -395,8 +395,42 @@ export class DeviceRepository {
     return this.update(id, { approved: fromBool(approved) });
   }
 
-  setKeyExpiry(id: string, expiry: Date | null): Promise<Device | null> {
-    return this.update(id, { key_expiry: fromDateOrNull(expiry) });
+  /**
+   * Sets the key expiry date. `noted`: the caller records this expiry in the audit log itself
+   * (an admin expiring the key now), so the expiry sweep does not record it a second time.
+   */
+  setKeyExpiry(
+    id: string,
+    expiry: Date | null,
+    opts: { noted?: boolean } = {},
+  ): Promise<Device | null> {
+    return this.update(id, {
+      key_expiry: fromDateOrNull(expiry),
+      ...(opts.noted && expiry ? { key_expiry_noted_at: expiry.getTime() } : {}),
+    });
+  }
+
+  /**
+   * The expiry sweep: devices whose key expired at or before `now` and whose expiry the audit
+   * log has not recorded yet. Marks them recorded in the same statement, so each expiry is
+   * handed out once, even to several control replicas sweeping at the same moment.
+   */
+  async claimExpiredKeys(now: Date): Promise<Device[]> {
+    const t = now.getTime();
+    const rows = await this.ctx.db
+      .updateTable('devices')
+      .set({ key_expiry_noted_at: t })
+      .where('key_expiry_disabled', '=', fromBool(false))
+      .where('key_expiry', '<=', t)
+      .where((eb) =>
+        eb.or([
+          eb('key_expiry_noted_at', 'is', null),
+          eb('key_expiry_noted_at', '<', eb.ref('key_expiry')),
+        ]),
+      )
+      .returningAll()
+      .execute();
+    return rows.map(toDevice);
   }
 
   setKeyExpiryDisabled(id: string, disabled: boolean): Promise<Device | null> {

@@ -4,6 +4,7 @@
 import type { Insertable, Selectable } from 'kysely';
 import { z } from 'zod';
 import { parseNetworkDomain } from '../../shared/names.js';
+import { DnsRecord } from '../../shared/schema/control/netmap.js';
 import { err, ok, type Result } from '../../shared/result.js';
 import { DEFAULT_IPV4_PREFIX, isUla48, parseIpv4Prefix, randomUlaPrefix } from './addresses.js';
 import { parseJson, toDate, toJson } from './codec.js';
@@ -13,6 +14,11 @@ import type { NetworksTable } from './schema.js';
 
 /** Tailscale's default: devices re-authenticate twice a year. */
 export const DEFAULT_KEY_EXPIRY_DAYS = 180;
+/**
+ * A year of audit history: covers an annual review (SOC 2, ISO 27001 ask for about that) while
+ * keeping the table bounded. 0 keeps entries forever.
+ */
+export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
 
 const dnsSettingsSchema = z.object({
   /** Serve `<device>.<domain>` names from 100.100.100.100. */
@@ -22,6 +28,8 @@ const dnsSettingsSchema = z.object({
   searchDomains: z.array(z.string()).default([]),
   /** Split DNS: domain → resolvers used only for that domain. */
   splitDns: z.record(z.string(), z.array(z.string())).default({}),
+  /** Records MagicDNS answers besides device names (validated by the admin API). */
+  extraRecords: z.array(DnsRecord).default([]),
 });
 
 /**
@@ -32,6 +40,8 @@ export const networkSettingsSchema = z.object({
   keyExpiryDays: z.number().int().positive().default(DEFAULT_KEY_EXPIRY_DAYS),
   deviceApprovalRequired: z.boolean().default(false),
   dns: dnsSettingsSchema.default(() => dnsSettingsSchema.parse({})),
+  /** Days the audit log keeps entries (the retention sweep deletes older ones); 0: forever. */
+  auditRetentionDays: z.number().int().min(0).default(DEFAULT_AUDIT_RETENTION_DAYS),
 });
 
 export type NetworkSettings = z.infer<typeof networkSettingsSchema>;

@@ -116,6 +116,8 @@ export interface DevicesTable {
   host_info: SqlJson;
   key_expiry: Millis | null;
   key_expiry_disabled: SqlBool;
+  /** When the audit log recorded the key's expiry (0003); older than key_expiry: not yet. */
+  key_expiry_noted_at: Millis | null;
   approved: SqlBool;
   ephemeral: SqlBool;
   preauth_key_id: string | null;

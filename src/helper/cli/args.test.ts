@@ -80,6 +80,22 @@ describe('parseCommand', () => {
     });
   });
 
+  it('parses exit-node list and suggest, and the short LAN access flag', () => {
+    expect(ok(['exit-node', 'list'])).toEqual({
+      cmd: 'exit-node',
+      socket: null,
+      action: 'list',
+      json: false,
+    });
+    expect(ok(['exit-node', 'suggest', '--json'])).toMatchObject({ action: 'suggest', json: true });
+    expect(bad(['exit-node'])).toMatch(/list.*suggest/);
+    expect(bad(['exit-node', 'use', 'x'])).toMatch(/list.*suggest/);
+    expect(bad(['exit-node', 'list', 'extra'])).toMatch(/takes no arguments/);
+    expect(ok(['set', '--exit-node', 'exit-1', '--exit-node-allow-lan'])).toMatchObject({
+      prefs: { exitNode: { type: 'name', name: 'exit-1' }, exitNodeAllowLAN: true },
+    });
+  });
+
   it('refuses routes that are not prefixes, naming the one meant', () => {
     expect(bad(['set', '--advertise-routes', '10.1.2.3/16'])).toMatch(
       /did you mean 10\.1\.0\.0\/16/,

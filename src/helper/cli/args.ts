@@ -46,6 +46,7 @@ export type Command = Global &
     | { readonly cmd: 'version'; readonly json: boolean }
     | { readonly cmd: 'set'; readonly prefs: PrefsPatch }
     | { readonly cmd: 'netcheck'; readonly json: boolean }
+    | { readonly cmd: 'exit-node'; readonly action: 'list' | 'suggest'; readonly json: boolean }
     | { readonly cmd: 'help'; readonly topic: string | null }
   );
 
@@ -62,6 +63,7 @@ const COMMANDS = [
   'version',
   'set',
   'netcheck',
+  'exit-node',
   'help',
 ] as const;
 
@@ -70,6 +72,7 @@ const PREF_BOOL_FLAGS = {
   'accept-routes': 'acceptRoutes',
   'advertise-exit-node': 'advertiseExitNode',
   'exit-node-allow-lan-access': 'exitNodeAllowLAN',
+  'exit-node-allow-lan': 'exitNodeAllowLAN',
   'accept-dns': 'acceptDNS',
   'block-incoming': 'blockIncoming',
 } as const;
@@ -290,6 +293,13 @@ export function parseCommand(argv: readonly string[]): Result<Command, UsageErro
       }
       return ok({ cmd, socket, peer: positionals[0] as string, count, timeoutMs });
     }
+    case 'exit-node': {
+      const [action, ...extra] = positionals;
+      if (action !== 'list' && action !== 'suggest')
+        return err({ message: 'exit-node needs `list` or `suggest`' });
+      const bad = noPositionals(`exit-node ${action}`, extra);
+      return bad ? err(bad) : ok({ cmd, socket, action, json: values.json === true });
+    }
     case 'set': {
       const bad = noPositionals(cmd, positionals);
       if (bad) return err(bad);
@@ -319,6 +329,7 @@ const commandOptions: Record<(typeof COMMANDS)[number], Options> = {
   status: { json: { type: 'boolean' } },
   version: { json: { type: 'boolean' } },
   netcheck: { json: { type: 'boolean' } },
+  'exit-node': { json: { type: 'boolean' } },
   ip: { ipv4: { type: 'boolean', short: '4' }, ipv6: { type: 'boolean', short: '6' } },
   ping: { count: { type: 'string', short: 'c' }, timeout: { type: 'string' } },
   set: prefOptions,

@@ -23,6 +23,13 @@ export function formatAgo(iso: string | null, now: Date): string {
   return `${Math.floor(s / 86_400)}d ago`;
 }
 
+/** A round trip for people: "0.42ms", "12.3ms", "140ms". */
+export function formatLatency(ms: number): string {
+  if (ms < 1) return `${ms.toFixed(2)}ms`;
+  if (ms < 100) return `${ms.toFixed(1)}ms`;
+  return `${Math.round(ms)}ms`;
+}
+
 /** Left-aligned columns separated by two spaces; no trailing spaces. */
 export function renderTable(
   header: readonly string[],

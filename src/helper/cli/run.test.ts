@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ok } from '../../shared/result.js';
-import type { BackendState, Status } from '../../shared/schema/localapi.js';
+import type { BackendState, PeerStatus, Status } from '../../shared/schema/localapi.js';
 import { samplePrefs, sampleStatus } from '../../shared/schema/samples.js';
 import { apiError } from '../localapi/errors.js';
 import type { LocalApiHandlers } from '../localapi/handlers.js';
@@ -143,6 +143,64 @@ describe('trellis CLI', () => {
     expect(o.out()).toBe(
       'pong from peer-1 via 192.0.2.1:41641 in 0.8ms\ntimeout waiting for peer-1 (seq 1)\n',
     );
+  });
+
+  it('exit-node list shows the offered exit nodes; suggest names the pick', async () => {
+    const status = sampleStatus(2);
+    const [p1, p2] = status.peers as [PeerStatus, PeerStatus];
+    status.peers = [
+      { ...p1, exitNodeOption: true, exitNode: true, latencyMs: 12.25 },
+      { ...p2, exitNodeOption: false },
+    ];
+    status.exitNode = { id: p1.id, name: p1.name, online: true, allowLAN: true };
+    const d = await daemonStub({
+      status: async () => ok(status),
+      suggestExitNode: async () =>
+        ok({
+          suggestion: { id: p1.id, name: p1.name, latencyMs: 12.25, reason: 'lowest latency' },
+        }),
+    });
+    const l = io();
+    expect(await runCli(['exit-node', 'list', '--socket', d.socket], l.cli)).toBe(EXIT_OK);
+    expect(l.out()).toBe(
+      [
+        'NAME    IP          ONLINE  LATENCY  IN USE',
+        `${p1.name}  ${p1.addresses.ipv4}  yes     12.3ms   yes (LAN allowed)`,
+        '',
+      ].join('\n'),
+    );
+    const s = io();
+    expect(await runCli(['exit-node', 'suggest', '--socket', d.socket], s.cli)).toBe(EXIT_OK);
+    expect(s.out()).toBe(
+      `Suggested exit node: ${p1.name} (12.3ms): lowest latency\nUse it with: trellis set --exit-node=${p1.name}\n`,
+    );
+    const none = await daemonStub();
+    const n = io();
+    expect(await runCli(['exit-node', 'suggest', '--socket', none.socket], n.cli)).toBe(EXIT_OK);
+    expect(n.out()).toBe('No exit node is online.\n');
+  });
+
+  it('netcheck prints the report, or its JSON with --json', async () => {
+    const report = {
+      udp: true,
+      ipv4: true,
+      ipv6: false,
+      globalV4: '198.51.100.7:41641',
+      globalV6: null,
+      mappingVariesByDest: true,
+      preferredRegion: 1,
+      regionLatencies: { '1': 9.5 },
+      portMapping: null,
+      measuredAt: '2026-01-02T03:04:05.000Z',
+    };
+    const d = await daemonStub({ netcheck: async () => ok(report) });
+    const t = io();
+    expect(await runCli(['netcheck', '--socket', d.socket], t.cli)).toBe(EXIT_OK);
+    expect(t.out()).toContain('IPv4:              yes, 198.51.100.7:41641\n');
+    expect(t.out()).toContain('    1:     9.5ms\n');
+    const j = io();
+    expect(await runCli(['netcheck', '--json', '--socket', d.socket], j.cli)).toBe(EXIT_OK);
+    expect(JSON.parse(j.out())).toEqual(report);
   });
 
   it('reports daemon errors, a missing daemon and usage errors as one line with a non-zero exit', async () => {

@@ -2,18 +2,14 @@
  * Runs one `trellis` command against the daemon's LocalAPI. Output goes through a small I/O
  * interface so tests drive it in-process; errors are one line on stderr and a non-zero exit.
  */
-import type {
-  BackendState,
-  NetcheckReport,
-  PeerStatus,
-  Status,
-  WatchEvent,
-} from '../../shared/schema/localapi.js';
+import type { BackendState, PeerStatus, Status, WatchEvent } from '../../shared/schema/localapi.js';
 import { LOCALAPI_VERSION } from '../../shared/schema/localapi.js';
 import { TRELLIS_VERSION } from '../../shared/version.js';
 import { LocalApiClient, type LocalApiClientError } from '../localapi/client.js';
 import { parseCommand, type Command } from './args.js';
 import { usage } from './usage.js';
+import { renderNetcheck } from './netcheck-view.js';
+import { renderExitNodes, renderSuggestion } from './exit-node-view.js';
 import { renderStatus } from './status-view.js';
 
 export interface CliIo {
@@ -159,6 +155,26 @@ async function execute(
       if (!r.ok) return failed(r.error);
       return EXIT_OK;
     }
+    case 'exit-node': {
+      if (cmd.action === 'suggest') {
+        const r = await client.suggestExitNode();
+        if (!r.ok) return failed(r.error);
+        io.stdout(cmd.json ? `${JSON.stringify(r.value, null, 2)}\n` : renderSuggestion(r.value));
+        return EXIT_OK;
+      }
+      const r = await client.status();
+      if (!r.ok) return failed(r.error);
+      io.stdout(
+        cmd.json
+          ? `${JSON.stringify(
+              r.value.peers.filter((p) => p.exitNodeOption),
+              null,
+              2,
+            )}\n`
+          : renderExitNodes(r.value),
+      );
+      return EXIT_OK;
+    }
     case 'netcheck': {
       const r = await client.netcheck();
       if (!r.ok) return failed(r.error);
@@ -180,21 +196,6 @@ export function findPeer(s: Status, q: string): PeerStatus | null {
         p.addresses.ipv6 === query,
     ) ?? null
   );
-}
-
-export function renderNetcheck(r: NetcheckReport): string {
-  const latencies = Object.entries(r.regionLatencies)
-    .map(([id, ms]) => `  region ${id}: ${ms.toFixed(1)}ms`)
-    .join('\n');
-  return [
-    `UDP:              ${r.udp ? 'yes' : 'no'}`,
-    `IPv4:             ${r.ipv4 ? `yes${r.globalV4 ? `, ${r.globalV4}` : ''}` : 'no'}`,
-    `IPv6:             ${r.ipv6 ? `yes${r.globalV6 ? `, ${r.globalV6}` : ''}` : 'no'}`,
-    `Hard NAT:         ${r.mappingVariesByDest === null ? 'unknown' : r.mappingVariesByDest ? 'yes' : 'no'}`,
-    `Preferred region: ${r.preferredRegion ?? 'none'}`,
-    ...(latencies ? ['Region latencies:', latencies] : []),
-    '',
-  ].join('\n');
 }
 
 /** What the user is waiting for in each state; null when the wait is over. */

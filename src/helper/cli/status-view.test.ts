@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SAMPLE_TIME, sampleStatus } from '../../shared/schema/samples.js';
-import { formatAgo, formatBytes, renderTable } from './format.js';
+import { formatAgo, formatBytes, formatLatency, renderTable } from './format.js';
 import { describeBackend, renderStatus } from './status-view.js';
 
 const now = new Date(Date.parse(SAMPLE_TIME) + 42_000);
@@ -19,6 +19,12 @@ describe('format', () => {
     expect(formatAgo(SAMPLE_TIME, new Date(Date.parse(SAMPLE_TIME) + 3 * 3600_000))).toBe('3h ago');
   });
 
+  it('formats latencies with sensible precision', () => {
+    expect(formatLatency(0.4213)).toBe('0.42ms');
+    expect(formatLatency(12.345)).toBe('12.3ms');
+    expect(formatLatency(140.6)).toBe('141ms');
+  });
+
   it('aligns columns without trailing spaces', () => {
     expect(
       renderTable(
@@ -33,7 +39,7 @@ describe('format', () => {
 });
 
 describe('renderStatus', () => {
-  it('shows this device, a peer table with path, endpoint, handshake and traffic, and health', () => {
+  it('shows this device, a peer table with path, endpoint, latency, handshake and traffic, and health', () => {
     const s = sampleStatus(2);
     s.health = [
       {
@@ -50,9 +56,9 @@ describe('renderStatus', () => {
       'Device:   alices-macbook.acme.trellis  100.64.0.1  fd7a:115c:a1e0::1',
       'Network:  Acme (acme.trellis), signed in as alice@example.com',
       '',
-      'NAME    IP          OS     ONLINE  PATH      ENDPOINT           HANDSHAKE  RX/TX',
-      'peer-1  100.64.0.2  linux  yes     direct    203.0.113.1:41641  42s ago    1.0 KiB / 2.0 KiB',
-      'peer-2  100.64.0.3  linux  yes     relay #1  -                  42s ago    2.0 KiB / 4.0 KiB',
+      'NAME    IP          OS     ONLINE  PATH      ENDPOINT           LATENCY  HANDSHAKE  RX/TX',
+      'peer-1  100.64.0.2  linux  yes     direct    203.0.113.1:41641  12.5ms   42s ago    1.0 KiB / 2.0 KiB',
+      'peer-2  100.64.0.3  linux  yes     relay #1  -                  12.5ms   42s ago    2.0 KiB / 4.0 KiB',
       '',
       '# warning: not connected to control',
     ]);

@@ -1,6 +1,6 @@
 /** The human form of a Status: a header about this device, a peer table, health warnings. */
 import type { BackendState, PeerStatus, Status } from '../../shared/schema/localapi.js';
-import { formatAgo, formatBytes, renderTable } from './format.js';
+import { formatAgo, formatBytes, formatLatency, renderTable } from './format.js';
 
 export const PEER_TABLE_HEADER = [
   'NAME',
@@ -9,6 +9,7 @@ export const PEER_TABLE_HEADER = [
   'ONLINE',
   'PATH',
   'ENDPOINT',
+  'LATENCY',
   'HANDSHAKE',
   'RX/TX',
 ] as const;
@@ -51,6 +52,7 @@ export function peerRows(peers: readonly PeerStatus[], now: Date): string[][] {
       p.online ? 'yes' : 'no',
       path,
       endpoint,
+      p.latencyMs === null ? '-' : formatLatency(p.latencyMs),
       formatAgo(p.lastHandshake, now),
       `${formatBytes(p.rxBytes)} / ${formatBytes(p.txBytes)}`,
     ];

@@ -5,7 +5,8 @@ const PREF_FLAGS = `  --hostname NAME                 name to register as (empty
   --advertise-routes CIDRS        offer these subnets, comma-separated (empty: none)
   --advertise-exit-node[=BOOL]    offer this device as an exit node
   --exit-node NODE                use an exit node: a name, a mesh IP, "auto", or "" for none
-  --exit-node-allow-lan-access[=BOOL]  keep the local LAN reachable while using an exit node
+  --exit-node-allow-lan[=BOOL]    keep the local LAN reachable while using an exit node
+                                  (also --exit-node-allow-lan-access)
   --accept-dns[=BOOL]             let the network's DNS settings take over
   --block-incoming[=BOOL]         refuse all incoming connections from peers`;
 
@@ -39,6 +40,10 @@ ${PREF_FLAGS}
   Change settings without reconnecting.
 ${PREF_FLAGS}
 `,
+  'exit-node': `trellis exit-node list|suggest [--json]
+  list: the exit nodes offered to this device (online, latency, the one in use).
+  suggest: the one \`--exit-node=auto\` would pick now (online, lowest latency).
+`,
   netcheck: `trellis netcheck [--json]
   Report what this network allows (UDP, NAT type, relay latencies).
 `,
@@ -60,6 +65,7 @@ commands:
   ip        print mesh addresses
   ping      ping a peer through the tunnel
   set       change settings
+  exit-node list or suggest exit nodes
   netcheck  check what the network allows
   version   print versions
   help      this text, or 'trellis help <command>'

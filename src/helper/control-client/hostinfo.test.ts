@@ -1,3 +1,6 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HostInfo } from '../../shared/schema/control/hostinfo.js';
@@ -6,6 +9,8 @@ import {
   collectHostInfo,
   localNetworks,
   parseOsRelease,
+  procExecutables,
+  runningProcesses,
   type HostEnv,
   type InterfaceAddress,
 } from './hostinfo.js';
@@ -114,6 +119,50 @@ describe('collectHostInfo', () => {
     expect(h.osVersion).toBe('');
     expect(h).not.toHaveProperty('description');
     expect(HostInfo.safeParse(h).success).toBe(true);
+  });
+});
+
+describe('posture: running processes', () => {
+  it('reports only the asked-for paths that a running process executes', async () => {
+    const running = {
+      ...env,
+      runningExecutables: async () => ['/usr/sbin/sshd', '/opt/edr/agent'],
+    };
+    const h = await collectHostInfo(
+      running,
+      { hostname: null, advertiseRoutes: [], advertiseExitNode: false },
+      'trellis0',
+      ['/opt/edr/agent', '/opt/other/agent', '/opt/edr/agent'],
+    );
+    expect(h.posture.runningProcesses).toEqual(['/opt/edr/agent']);
+    expect(HostInfo.safeParse(h).success).toBe(true);
+    // Nothing asked: nothing scanned, nothing reported.
+    let scanned = false;
+    await runningProcesses({ ...env, runningExecutables: async () => ((scanned = true), []) }, []);
+    expect(scanned).toBe(false);
+  });
+
+  it('reads executables from a /proc-like directory, skipping what is not a process', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'trellis-proc-'));
+    try {
+      for (const [pid, exe] of [
+        ['101', '/opt/edr/agent'],
+        ['102', '/usr/bin/old (deleted)'],
+      ] as const) {
+        await fs.mkdir(path.join(dir, pid));
+        await fs.symlink(exe, path.join(dir, pid, 'exe'));
+      }
+      await fs.mkdir(path.join(dir, '103')); // a kernel thread: no exe
+      await fs.mkdir(path.join(dir, 'self'));
+      expect((await procExecutables(dir)).sort()).toEqual(['/opt/edr/agent', '/usr/bin/old']);
+      expect(await procExecutables(path.join(dir, 'missing'))).toEqual([]);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('finds this test’s own process in the real /proc', async () => {
+    expect(await procExecutables()).toContain(await fs.realpath(process.execPath));
   });
 });
 

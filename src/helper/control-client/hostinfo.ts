@@ -10,7 +10,11 @@ import {
   MAX_HOSTNAME_LENGTH,
   MAX_VERSION_LENGTH,
 } from '../../shared/schema/common.js';
-import { MAX_LOCAL_NETWORKS, type HostInfo } from '../../shared/schema/control/hostinfo.js';
+import {
+  MAX_LOCAL_NETWORKS,
+  MAX_REPORTED_PROCESSES,
+  type HostInfo,
+} from '../../shared/schema/control/hostinfo.js';
 import type { Prefs } from '../../shared/schema/localapi.js';
 import { TRELLIS_VERSION } from '../../shared/version.js';
 
@@ -32,6 +36,35 @@ export interface HostEnv {
   kernelVersion(): string;
   arch(): string;
   interfaces(): InterfaceAddress[];
+  /**
+   * The executable paths of the running processes (Linux: the targets of /proc/<pid>/exe).
+   * Absent: this host cannot tell, and no process is reported as running.
+   */
+  runningExecutables?(): Promise<string[]>;
+}
+
+/** A process table larger than this is cut short: posture checks name a handful of programs. */
+export const MAX_SCANNED_PROCESSES = 65_536;
+
+/** The executables of running processes as /proc shows them (all PID namespaces we can see). */
+export async function procExecutables(procDir = '/proc'): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await fs.readdir(procDir);
+  } catch {
+    return [];
+  }
+  const pids = entries.filter((e) => /^\d+$/.test(e)).slice(0, MAX_SCANNED_PROCESSES);
+  const out = new Set<string>();
+  for (const pid of pids) {
+    try {
+      // A replaced binary reads "/path (deleted)": the process still runs the old file.
+      out.add((await fs.readlink(`${procDir}/${pid}/exe`)).replace(/ \(deleted\)$/, ''));
+    } catch {
+      // Kernel threads have no exe; processes come and go while we read.
+    }
+  }
+  return [...out];
 }
 
 export const systemHostEnv: HostEnv = {
@@ -50,6 +83,7 @@ export const systemHostEnv: HostEnv = {
   },
   kernelVersion: () => os.release(),
   arch: () => os.arch(),
+  runningExecutables: () => procExecutables(),
   interfaces: () => {
     const out: InterfaceAddress[] = [];
     for (const [name, addrs] of Object.entries(os.networkInterfaces())) {
@@ -106,10 +140,25 @@ export function localNetworks(addrs: readonly InterfaceAddress[], meshInterface:
   return [...out];
 }
 
+/**
+ * Of the paths posture asks about, those a running process executes. Only these are reported:
+ * control learns nothing else about what runs on the device.
+ */
+export async function runningProcesses(
+  env: HostEnv,
+  processPaths: readonly string[],
+): Promise<string[]> {
+  if (processPaths.length === 0 || !env.runningExecutables) return [];
+  const running = new Set(await env.runningExecutables());
+  return [...new Set(processPaths)].filter((p) => running.has(p)).slice(0, MAX_REPORTED_PROCESSES);
+}
+
 export async function collectHostInfo(
   env: HostEnv,
   prefs: Pick<Prefs, 'hostname' | 'advertiseRoutes' | 'advertiseExitNode'>,
   meshInterface: string,
+  /** The netmap's postureQueries.processPaths. */
+  processPaths: readonly string[] = [],
 ): Promise<HostInfo> {
   const release = parseOsRelease((await env.osRelease()) ?? '');
   const description = release.PRETTY_NAME ?? release.NAME;
@@ -122,7 +171,7 @@ export async function collectHostInfo(
     arch: env.arch().slice(0, 32),
     ...(description ? { description: description.slice(0, MAX_DISPLAY_NAME_LENGTH) } : {}),
     posture: {
-      runningProcesses: [],
+      runningProcesses: await runningProcesses(env, processPaths),
       localNetworks: localNetworks(env.interfaces(), meshInterface),
     },
     advertisedRoutes: [...prefs.advertiseRoutes],

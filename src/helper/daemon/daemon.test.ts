@@ -16,7 +16,9 @@ import { FakeOsConfigurator, FakePinger } from '../testing/fake-os.js';
 import { waitFor } from '../testing/wait.js';
 import { FakeWireGuardBackend, type FakeWireGuardDevice } from '../wg/fake.js';
 import { WgError } from '../wg/types.js';
-import { Daemon } from './daemon.js';
+import type { ResolverConfig } from '../dns/server.js';
+import { TRELLIS_FWMARK } from '../os/exit-routing.js';
+import { Daemon, type DaemonDeps } from './daemon.js';
 import { silentLogger } from './log.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -69,7 +71,7 @@ async function world(): Promise<World> {
   };
 }
 
-async function daemon(w: World): Promise<Daemon> {
+async function daemon(w: World, extra: Partial<DaemonDeps> = {}): Promise<Daemon> {
   const d = new Daemon(
     { tunName: TUN, listenPort: 41641, mtu: 1280, defaultControlUrl: w.control.url },
     {
@@ -80,6 +82,7 @@ async function daemon(w: World): Promise<Daemon> {
       pinger: w.pinger,
       log: silentLogger,
       mapOptions: { backoff: { initialMs: 20, maxMs: 50 } },
+      ...extra,
     },
   );
   await d.start();
@@ -144,7 +147,7 @@ describe('Daemon', () => {
     expect(conn.authorization).toBe('Bearer tr_node_credential_1_abcdef');
     expect(wgPeers(w)).toEqual([samplePeer(1).nodeKey, samplePeer(2).nodeKey].sort());
     expect(device(w).deviceState.listenPort).toBe(41641);
-    expect(w.os.current).toEqual({
+    expect(w.os.current).toMatchObject({
       interfaceName: TUN,
       addresses: ['100.64.0.1/32', 'fd7a:115c:a1e0::1/128'],
       mtu: 1280,
@@ -468,5 +471,89 @@ describe('Daemon', () => {
     expect(hello2.nodeKey).toBe(hello1.nodeKey);
     expect(hello2.discoKey).not.toBe(hello1.discoKey);
     expect(d2.backendState().state).toBe('running');
+  });
+
+  it('routes through the exit node set in prefs, points DNS through it, and reports it', async () => {
+    const w = await world();
+    const applied: (ResolverConfig | null)[] = [];
+    let closed = false;
+    const dns = {
+      update: async (c: ResolverConfig | null) => (applied.push(c), []),
+      close: async () => void (closed = true),
+    };
+    const d = await daemon(w, { dns });
+    const exit = { ...samplePeer(2), exitNodeOffered: true };
+    await upAndRunning(w, d, [samplePeer(1), exit]);
+    expect(w.os.current?.exitRouting).toBeNull();
+    expect(device(w).deviceState.fwmark).toBe(0);
+
+    const p = await d.patchPrefs({
+      exitNode: { type: 'name', name: 'peer-2' },
+      exitNodeAllowLAN: true,
+    });
+    expect(p.ok).toBe(true);
+    expect(w.os.current?.exitRouting).toMatchObject({ allowLan: true });
+    expect(w.os.current?.exitRouting?.bypass).toContain('192.168.1.1');
+    expect(device(w).deviceState.fwmark).toBe(TRELLIS_FWMARK);
+    const exitWg = device(w).deviceState.peers.find((x) => x.publicKey === exit.nodeKey);
+    expect(exitWg?.allowedIps).toEqual(expect.arrayContaining(['0.0.0.0/0', '::/0']));
+    // The sample netmap has nameservers, so DNS goes to them; system DNS points at MagicDNS.
+    expect(w.os.current?.dns?.nameservers).toEqual(['100.100.100.100']);
+    expect(w.os.current?.localAddresses).toEqual(['100.100.100.100/32']);
+    expect(applied.at(-1)?.listen).toEqual(['100.100.100.100']);
+    const s = await d.status();
+    expect(s.exitNode).toEqual({ id: exit.id, name: exit.name, online: true, allowLAN: true });
+    expect(s.peers.find((x) => x.id === exit.id)?.exitNode).toBe(true);
+    expect(s.health.map((h) => h.code)).not.toContain('exit-node-unavailable');
+
+    // An exit node that is not offered: traffic stays routed into the tunnel (fail closed).
+    await d.patchPrefs({ exitNode: { type: 'name', name: 'peer-1' } });
+    expect(w.os.current?.exitRouting).not.toBeNull();
+    expect(device(w).deviceState.peers.flatMap((x) => x.allowedIps)).not.toContain('0.0.0.0/0');
+    const s2 = await d.status();
+    expect(s2.exitNode).toBeNull();
+    expect(s2.health.find((h) => h.code === 'exit-node-unavailable')?.message).toMatch(/peer-1/);
+
+    await d.patchPrefs({ exitNode: null, acceptDNS: false });
+    expect(w.os.current?.exitRouting).toBeNull();
+    expect(w.os.current?.dns).toBeNull();
+    expect(applied.at(-1)).toBeNull();
+    await d.down();
+    expect(w.os.current).toMatchObject({
+      addresses: [],
+      exitRouting: null,
+      forwarding: false,
+      dns: null,
+    });
+    await d.stop();
+    expect(closed).toBe(true);
+  });
+
+  it('reports the running processes posture asks about, and again when that changes', async () => {
+    const w = await world();
+    let running = ['/usr/sbin/sshd'];
+    const d = await daemon(w, {
+      hostEnv: { ...fakeHostEnv(), runningExecutables: async () => running },
+    });
+    const conn = await upAndRunning(w, d);
+    conn.send({
+      type: 'delta',
+      seq: 2,
+      patch: { postureQueries: { processPaths: ['/opt/edr/agent'] } },
+    });
+    const reported = () =>
+      conn.received
+        .map((m) => (m as { hostInfo?: { posture: { runningProcesses: string[] } } }).hostInfo)
+        .filter((h) => h !== undefined)
+        .at(-1)?.posture.runningProcesses;
+    await waitFor(() => reported()?.length === 0, 'report without it');
+    running = ['/usr/sbin/sshd', '/opt/edr/agent'];
+    conn.send({
+      type: 'delta',
+      seq: 3,
+      patch: { postureQueries: { processPaths: ['/opt/edr/agent', '/x'] } },
+    });
+    // Sent on the netmap change, well before the periodic check (POSTURE_REFRESH_INTERVAL_MS).
+    await waitFor(() => reported()?.includes('/opt/edr/agent'), 'report with it', 5000);
   });
 });

@@ -12,7 +12,6 @@
  *   `down` remove peers, and only stop() removes the interface and OS config.
  */
 import { generateKeyPair, keyToBase64 } from '../../shared/keys.js';
-import { canonicalIp } from '../../shared/ip.js';
 import { err, ok, type Result } from '../../shared/result.js';
 import type { RegisterAuth, UserSummary } from '../../shared/schema/control/auth.js';
 import type { Endpoint, Netmap, Peer } from '../../shared/schema/control/netmap.js';
@@ -21,6 +20,7 @@ import {
   type BackendStateResponse,
   type ExitNodeSuggestion,
   type LoginRequest,
+  type NetcheckReport,
   type PingAttempt,
   type PingRequest,
   type PingResponse,
@@ -41,7 +41,10 @@ import {
 import {
   buildStatus,
   chooseEndpoint,
+  findPeer,
   osConfigFromNetmap,
+  pickExitNode,
+  tunnelPeers,
   wgConfigFromNetmap,
 } from '../engine/index.js';
 import { apiError, type LocalApiError } from '../localapi/errors.js';
@@ -52,15 +55,20 @@ import { freshNodeKey, type NodeKey, type Registration, type StateStore } from '
 import type { WireGuardBackend } from '../wg/types.js';
 import { controlFailure } from './control-errors.js';
 import { defaultPrefs } from './defaults.js';
-import { localEndpoints } from './endpoints.js';
+import { DeviceFeatures, POSTURE_REFRESH_INTERVAL_MS, type DnsResolver } from './features.js';
+import {
+  EndpointUpdater,
+  hostFamilies,
+  Netcheck,
+  netcheckOnOwnSockets,
+} from '../netcheck/index.js';
 import { healthWarnings } from './health.js';
 import { InteractiveLogin, type LoginOutcome } from './login.js';
 import { teeLogger, type Logger } from './log.js';
 import type { Pinger } from './ping.js';
 import { Tunnel } from './tunnel.js';
+import type { Magicsock } from '../magicsock/magicsock.js';
 
-/** Interface addresses change rarely (DHCP renewals, roaming); checking every 30 s is cheap. */
-export const ENDPOINT_REFRESH_INTERVAL_MS = 30_000;
 /** While someone watches, WireGuard counters are re-read this often for the status events. */
 export const STATS_REFRESH_INTERVAL_MS = 2_000;
 /** A burst of deltas (peers coming online after a control restart) costs one netmap write. */
@@ -90,7 +98,19 @@ export interface DaemonDeps {
   readonly controlHttp?: (controlUrl: string) => ControlHttpClient;
   /** Extra map-client options (timing in tests). */
   readonly mapOptions?: Partial<MapClientOptions>;
+  /**
+   * magicsock, started and stopped with the daemon: it owns the UDP port, WireGuard listens on a
+   * port of its own and reaches each peer through a loopback proxy, and pings are disco pings.
+   * Without it WireGuard owns the port, peers are reached only at their advertised endpoints,
+   * and pings go through `pinger`.
+   */
+  readonly magicsock?: Magicsock;
+  /** The MagicDNS resolver; without it system DNS is left alone (e.g. with --netns). */
+  readonly dns?: DnsResolver;
 }
+
+/** Spacing of the attempts of one `trellis ping`, so later attempts can take a newly found path. */
+export const DISCO_PING_SPACING_MS = 200;
 
 export class Daemon {
   readonly watch: WatchHub;
@@ -98,9 +118,10 @@ export class Daemon {
   private readonly clock: Clock;
   private readonly now: () => Date;
   private readonly tunnel: Tunnel;
+  private readonly features: DeviceFeatures;
   private nodeKey!: NodeKey;
   /** New on every start, never persisted. */
-  private readonly discoKey = keyToBase64(generateKeyPair().publicKey);
+  private readonly discoKey: string;
   private registration: Registration | null = null;
   private prefs!: Prefs;
   private netmap: Netmap | null = null;
@@ -112,7 +133,9 @@ export class Daemon {
   private lastControlError: string | null = null;
   private tunnelErrorSince: Date | null = null;
   private stateIssues: readonly StateIssue[] = [];
-  private lastEndpoints = '';
+  /** Endpoint candidates and netcheck reports (STUN through magicsock, when there is one). */
+  private readonly endpoints: EndpointUpdater;
+  private readonly netcheckOnMagicsock: Netcheck | null;
   private readonly startedAt: Date;
   private lock: Promise<unknown> = Promise.resolve();
   private readonly timers = new Set<unknown>();
@@ -125,6 +148,7 @@ export class Daemon {
   ) {
     this.clock = deps.clock ?? systemClock;
     this.now = deps.now ?? (() => new Date());
+    this.discoKey = deps.magicsock?.discoPublicKey ?? keyToBase64(generateKeyPair().publicKey);
     this.startedAt = this.now();
     this.watch = new WatchHub(
       { status: () => this.status(), prefs: () => this.prefs },
@@ -135,6 +159,7 @@ export class Daemon {
       (level, message, time) => this.watch.logLine(level, message, time),
       this.now,
     );
+    this.features = new DeviceFeatures(deps.dns ?? null, this.log);
     this.tunnel = new Tunnel({
       backend: deps.backend,
       os: deps.os,
@@ -144,9 +169,31 @@ export class Daemon {
       log: this.log,
       ...(deps.random ? { random: deps.random } : {}),
       onChange: () => {
+        this.deps.magicsock?.wireGuardConfigured(this.tunnel.actualListenPort);
         this.tunnelErrorSince = this.tunnel.error ? this.now() : null;
         this.changed();
       },
+    });
+    const ms = deps.magicsock;
+    this.netcheckOnMagicsock = ms
+      ? new Netcheck({
+          transport: ms,
+          families: hostFamilies,
+          log: this.log,
+        })
+      : null;
+    ms?.setStunSink(this.netcheckOnMagicsock);
+    this.endpoints = new EndpointUpdater({
+      netcheck: this.netcheckOnMagicsock,
+      interfaces: () => deps.hostEnv.interfaces(),
+      // Peers send to magicsock's port; without magicsock, to WireGuard's.
+      localPort: () =>
+        ms ? ms.port : (this.tunnel.actualListenPort ?? (this.config.listenPort || null)),
+      meshInterface: config.tunName,
+      clock: this.clock,
+      log: this.log,
+      ...(deps.random ? { random: deps.random } : {}),
+      onChange: (endpoints, report) => this.reportEndpoints(endpoints, report),
     });
   }
 
@@ -186,6 +233,13 @@ export class Daemon {
 
   /** When registered and wanted, brings the tunnels up (from the cached netmap) and connects to control. */
   async run(): Promise<void> {
+    const ms = this.deps.magicsock;
+    if (ms) {
+      await ms.start();
+      ms.on('home-region', (region) => this.map?.update({ preferredRelayRegion: region }));
+      // Our NAT may have rebound: find our endpoints again for the next call-me-maybe.
+      ms.on('direct-path-lost', () => void this.endpoints.runNow());
+    }
     if (this.registration && this.prefs.wantRunning) {
       if (this.netmap) {
         this.log.info(
@@ -196,10 +250,10 @@ export class Daemon {
       }
       this.startMap();
     }
-    this.every(ENDPOINT_REFRESH_INTERVAL_MS, () => this.refreshEndpoints());
     this.every(STATS_REFRESH_INTERVAL_MS, () => {
       if (this.watch.size > 0 && this.tunnel.hasDevice) this.watch.statusChanged();
     });
+    this.every(POSTURE_REFRESH_INTERVAL_MS, () => void this.sendHostInfo());
   }
 
   /** Stops everything and leaves the machine's networking as it was found. State stays. */
@@ -209,8 +263,11 @@ export class Daemon {
     for (const t of this.timers) this.clock.clearTimeout(t);
     this.login?.cancel();
     this.stopMap();
+    this.netcheckOnMagicsock?.close();
     await this.flushNetmap();
     await this.tunnel.close();
+    await this.features.close();
+    await this.deps.magicsock?.close();
     this.watch.close();
     this.log.info({}, 'trellisd stopped');
   }
@@ -224,6 +281,8 @@ export class Daemon {
     if (this.tunnel.error) return { state: 'error', message: this.tunnel.error.slice(0, 2048) };
     if (!this.netmap) return { state: 'starting' };
     if (!this.netmap.self.approved) return { state: 'needs-approval' };
+    // Running means traffic can flow: the WireGuard device and its routes are configured.
+    if (this.tunnel.actualListenPort === null) return { state: 'starting' };
     return { state: 'running' };
   }
 
@@ -250,10 +309,13 @@ export class Daemon {
         reauth: this.reauth,
         keyExpiry: this.netmap?.self.keyExpiry ?? this.registration?.keyExpiry ?? null,
         stateIssues: this.stateIssues,
-        exitNodeWanted: this.prefs.exitNode !== null,
+        exitNodeProblem: this.prefs.wantRunning ? this.features.exitNodeProblem : null,
+        dnsProblem: this.features.dnsProblem,
       }),
+      exitNode: this.features.exitNodeInUse(this.prefs),
       hostOs: 'linux',
       now,
+      ...(this.deps.magicsock ? { paths: (k: string) => this.deps.magicsock!.peerStatus(k) } : {}),
     });
   }
 
@@ -291,7 +353,7 @@ export class Daemon {
       this.login?.cancel();
       this.login = null;
       this.stopMap();
-      await this.tunnel.down();
+      await this.applyTunnel(); // wantRunning is false now: peers, routes and relays go
       this.log.info({}, 'down: peers and routes removed');
       this.changed();
       return ok({ backend: this.backendState() });
@@ -349,7 +411,7 @@ export class Daemon {
       this.reauth = null;
       this.clock.clearTimeout(this.netmapSaveTimer);
       await this.updatePrefs({ wantRunning: false });
-      await this.tunnel.down();
+      await this.applyTunnel(); // no registration now: peers, routes and relays go
       this.log.info({ deviceId: reg.deviceId }, 'logged out');
       this.changed();
       return ok({ backend: this.backendState() });
@@ -368,7 +430,17 @@ export class Daemon {
         if (after.wantRunning) this.startMap();
         else this.stopMap();
       }
-      if (before.wantRunning !== after.wantRunning || before.acceptRoutes !== after.acceptRoutes) {
+      const applied: Array<keyof Prefs> = [
+        'wantRunning',
+        'acceptRoutes',
+        'exitNode',
+        'exitNodeAllowLAN',
+        'acceptDNS',
+        'blockIncoming',
+        'advertiseExitNode',
+        'advertiseRoutes',
+      ];
+      if (applied.some((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]))) {
         await this.applyTunnel();
       }
       if (
@@ -394,6 +466,14 @@ export class Daemon {
       );
     if (!this.prefs.wantRunning || !this.tunnel.hasDevice)
       return apiError('conflict', 'Trellis is not up: run `trellis up` first');
+    const ms = this.deps.magicsock;
+    if (ms) {
+      return ok({
+        peerId: peer.id,
+        peerName: peer.name,
+        results: await this.discoPings(ms, peer, req),
+      });
+    }
     const results: PingAttempt[] = [];
     for (let seq = 0; seq < req.count; seq++) {
       let rtt: number | null;
@@ -419,26 +499,68 @@ export class Daemon {
     return ok({ peerId: peer.id, peerName: peer.name, results });
   }
 
-  async netcheck(): Promise<Result<never, LocalApiError>> {
-    return apiError('unavailable', 'netcheck is not implemented in this version of trellisd');
+  /** `trellis ping` through magicsock: disco pings, each reporting the path that answered. */
+  private async discoPings(ms: Magicsock, peer: Peer, req: PingRequest): Promise<PingAttempt[]> {
+    const results: PingAttempt[] = [];
+    for (let seq = 0; seq < req.count; seq++) {
+      if (seq > 0) {
+        await new Promise<void>((r) => this.clock.setTimeout(r, DISCO_PING_SPACING_MS));
+      }
+      const r = await ms.ping(peer.nodeKey, req.timeoutMs);
+      results.push(
+        r
+          ? { outcome: 'pong', seq, path: r.path, latencyMs: Math.min(r.latencyMs, 3_600_000) }
+          : { outcome: 'timeout', seq },
+      );
+    }
+    return results;
   }
 
-  /** Exit nodes are not routed yet; this names the online candidate a later version would pick. */
+  /**
+   * A fresh netcheck against the netmap's relay map: through magicsock's sockets when it runs
+   * (the report then also updates our endpoints), else on sockets of its own.
+   */
+  async netcheck(): Promise<Result<NetcheckReport, LocalApiError>> {
+    const relayMap = this.netmap?.relayMap;
+    if (!relayMap) {
+      return apiError('not_logged_in', 'no relay map yet: log in and bring Trellis up first');
+    }
+    if (this.netcheckOnMagicsock) {
+      const report =
+        (await this.endpoints.runNow()) ?? (await this.netcheckOnMagicsock.run(relayMap));
+      return ok(report);
+    }
+    return ok(
+      await netcheckOnOwnSockets(relayMap, { log: this.log, previous: this.endpoints.report }),
+    );
+  }
+
+  /** The exit node `auto` would pick now: the online one with the lowest latency. */
   async suggestExitNode(): Promise<Result<ExitNodeSuggestion, LocalApiError>> {
-    const candidates = (this.netmap?.peers ?? [])
-      .filter((p) => p.exitNodeOffered && p.online)
-      .sort((a, b) => a.name.localeCompare(b.name));
-    const best = candidates[0];
+    const netmap = this.netmap;
+    const pick = netmap
+      ? pickExitNode(
+          netmap,
+          (id) => this.peerLatency(netmap.peers.find((p) => p.id === id)?.nodeKey ?? ''),
+          this.features.exitNodeInUse(this.prefs)?.id ?? null,
+          this.now(),
+        )
+      : null;
     return ok({
-      suggestion: best
+      suggestion: pick
         ? {
-            id: best.id,
-            name: best.name,
-            latencyMs: null,
-            reason: 'online exit node (latency is not measured yet)',
+            id: pick.peer.id,
+            name: pick.peer.name,
+            latencyMs: pick.latencyMs === null ? null : Math.min(pick.latencyMs, 3_600_000),
+            reason: pick.reason,
           }
         : null,
     });
+  }
+
+  /** magicsock's latest disco round trip to a peer, when it runs and measured one. */
+  private peerLatency(nodeKey: string): number | null {
+    return this.deps.magicsock?.peerStatus(nodeKey)?.latencyMs ?? null;
   }
 
   // -- registration ----------------------------------------------------------------------------
@@ -509,7 +631,12 @@ export class Daemon {
     const controlUrl = this.prefs.controlUrl;
     const previous = this.registration?.nodePublicKey ?? this.nodeKey.previousPublicKey;
     const key = this.registration ? freshNodeKey(previous) : this.nodeKey;
-    const hostInfo = await collectHostInfo(this.deps.hostEnv, this.prefs, this.config.tunName);
+    const hostInfo = await collectHostInfo(
+      this.deps.hostEnv,
+      this.prefs,
+      this.config.tunName,
+      this.netmap?.postureQueries.processPaths,
+    );
     const r = await this.http(controlUrl).register({
       nodeKey: key.publicKeyBase64,
       ...(previous ? { oldNodeKey: previous } : {}),
@@ -604,7 +731,9 @@ export class Daemon {
     this.sendHostInfo().catch((e: unknown) =>
       this.log.warn({ error: (e as Error).message }, 'collecting host info failed'),
     );
-    this.refreshEndpoints();
+    this.endpoints.start();
+    const home = this.deps.magicsock?.homeRegion ?? null;
+    if (home !== null) map.update({ preferredRelayRegion: home });
     map.start();
   }
 
@@ -612,6 +741,7 @@ export class Daemon {
     const map = this.map;
     if (!map) return;
     this.map = null;
+    this.endpoints.stop();
     map.stop();
     map.removeAllListeners();
     this.controlConnected = false;
@@ -633,7 +763,13 @@ export class Daemon {
   }
 
   private onNetmap(netmap: Netmap): void {
+    const queries = JSON.stringify(this.netmap?.postureQueries ?? null);
     this.netmap = netmap;
+    if (JSON.stringify(netmap.postureQueries) !== queries) {
+      this.sendHostInfo().catch((e: unknown) =>
+        this.log.warn({ error: (e as Error).message }, 'collecting host info failed'),
+      );
+    }
     this.scheduleNetmapSave();
     this.watch.netmapSummary({
       peerCount: netmap.peers.length,
@@ -658,17 +794,41 @@ export class Daemon {
 
   private async applyTunnel(): Promise<void> {
     if (this.stopped) return;
-    if (!this.registration || !this.prefs.wantRunning) return this.tunnel.down();
+    const ms = this.deps.magicsock;
+    if (!this.registration || !this.prefs.wantRunning) {
+      await ms?.setNetmap(null);
+      this.features.clear();
+      await this.tunnel.down();
+      return this.features.applyDns(null);
+    }
     const netmap = this.netmap;
     if (!netmap) return;
     const now = this.now();
+    const plan = this.features.plan(netmap, this.prefs, now, (k) => this.peerLatency(k));
+    // With magicsock, WireGuard reaches each peer at its loopback proxy and listens on a port of
+    // its own: magicsock's port is the one peers send to.
+    const proxies = ms
+      ? await ms.setNetmap({
+          selfNodeKey: netmap.self.nodeKey,
+          peers: tunnelPeers(netmap, now),
+          relayMap: netmap.relayMap,
+          relayToken: netmap.relayToken?.token ?? null,
+        })
+      : null;
     await this.tunnel.set({
       wg: wgConfigFromNetmap({
         netmap,
         prefs: this.prefs,
         privateKey: this.nodeKey.privateKeyBase64,
-        listenPort: this.config.listenPort,
+        listenPort: ms ? 0 : this.config.listenPort,
         now,
+        ...(proxies
+          ? {
+              endpointFor: (p: Peer) => proxies.get(p.nodeKey) ?? null,
+              keepaliveFromFirstKeyOnly: true,
+            }
+          : {}),
+        exitNode: plan.exitNode,
       }),
       os: osConfigFromNetmap({
         netmap,
@@ -676,33 +836,37 @@ export class Daemon {
         interfaceName: this.config.tunName,
         mtu: this.config.mtu,
         now,
+        exitNode: plan.exitNode,
+        dns: plan.dns,
       }),
     });
-    this.refreshEndpoints();
+    await this.features.applyDns(plan.dns);
+    ms?.wireGuardConfigured(this.tunnel.actualListenPort);
+    this.endpoints.setRelayMap(netmap.relayMap);
+    this.endpoints.refresh();
     this.changed();
   }
 
-  /** Reports our interface addresses with WireGuard's port to control when they change. */
-  private refreshEndpoints(): void {
-    const port = this.tunnel.actualListenPort ?? (this.config.listenPort || null);
-    if (!this.map || port === null) return;
-    const endpoints: Endpoint[] = localEndpoints(
-      this.deps.hostEnv.interfaces(),
-      port,
-      this.config.tunName,
-    );
-    const key = JSON.stringify(endpoints);
-    if (key !== this.lastEndpoints) {
-      this.lastEndpoints = key;
-      this.log.debug({ endpoints: endpoints.map((e) => e.addr) }, 'reporting endpoints');
-    }
-    this.map.update({ endpoints });
+  /** New endpoint candidates or netcheck findings: to magicsock and to control. */
+  private reportEndpoints(endpoints: Endpoint[], report: NetcheckReport | null): void {
+    this.log.debug({ endpoints: endpoints.map((e) => e.addr) }, 'reporting endpoints');
+    this.deps.magicsock?.setOwnEndpoints(endpoints);
+    if (report) this.deps.magicsock?.setNetcheckReport(report);
+    this.map?.update({
+      endpoints,
+      ...(report ? { netcheck: report, relayLatencies: report.regionLatencies } : {}),
+    });
   }
 
   private async sendHostInfo(): Promise<void> {
     const map = this.map;
     if (!map) return;
-    const hostInfo = await collectHostInfo(this.deps.hostEnv, this.prefs, this.config.tunName);
+    const hostInfo = await collectHostInfo(
+      this.deps.hostEnv,
+      this.prefs,
+      this.config.tunName,
+      this.netmap?.postureQueries.processPaths,
+    );
     map.update({ hostInfo });
   }
 
@@ -784,15 +948,4 @@ export class Daemon {
   private changed(): void {
     this.watch.statusChanged();
   }
-}
-
-/** A peer by id, name, FQDN (any case, trailing dot allowed) or mesh address. */
-export function findPeer(netmap: Netmap, query: string): Peer | null {
-  const q = query.trim().toLowerCase().replace(/\.$/, '');
-  const ip = canonicalIp(q);
-  for (const p of netmap.peers) {
-    if (p.id === query || p.name === q || p.fqdn === q) return p;
-    if (ip.ok && (p.addresses.ipv4 === ip.value || p.addresses.ipv6 === ip.value)) return p;
-  }
-  return null;
 }

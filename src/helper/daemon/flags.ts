@@ -21,7 +21,13 @@ export interface TrellisdFlags {
   readonly tunName: string;
   readonly backend: BackendChoice;
   readonly logLevel: LogLevel;
+  /** magicsock's UDP port (WireGuard's own port when magicsock is off). */
   readonly port: number;
+  /**
+   * Whether magicsock carries the traffic. It must share a network namespace with WireGuard (its
+   * loopback proxies), so 'auto' turns it off with --netns, where the daemon stays outside.
+   */
+  readonly magicsock: boolean;
   readonly mtu: number;
   /** Put the WireGuard interface, its OS config and pings in this network namespace. */
   readonly netns: string | null;
@@ -35,7 +41,8 @@ export const TRELLISD_USAGE = `usage: trellisd [flags]
   --control-url URL      control server for a fresh state directory (default ${DEFAULT_CONTROL_URL})
   --tun-name NAME        WireGuard interface name (default ${DEFAULT_TUN_NAME})
   --backend KIND         wireguard-go, kernel or auto (default auto)
-  --port N               WireGuard UDP port, 0 to pick one (default ${DEFAULT_WG_LISTEN_PORT})
+  --port N               UDP port peers reach us on, 0 to pick one (default ${DEFAULT_WG_LISTEN_PORT})
+  --magicsock MODE       on, off or auto: auto is on, except with --netns (default auto)
   --mtu N                tunnel MTU (default ${DEFAULT_MTU})
   --netns NAME           put the interface, its OS config and pings in this network namespace
   --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default info)
@@ -57,6 +64,7 @@ export function parseTrellisdFlags(
         backend: { type: 'string' },
         'log-level': { type: 'string' },
         port: { type: 'string' },
+        magicsock: { type: 'string' },
         mtu: { type: 'string' },
         netns: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -92,6 +100,11 @@ export function parseTrellisdFlags(
   const netns = str('netns') ?? null;
   if (netns !== null && !isValidNetnsName(netns))
     return err('--netns must be a network namespace name');
+  const magicsock = str('magicsock') ?? 'auto';
+  if (magicsock !== 'on' && magicsock !== 'off' && magicsock !== 'auto')
+    return err(`--magicsock must be on, off or auto, not ${JSON.stringify(magicsock)}`);
+  if (magicsock === 'on' && netns !== null)
+    return err('--magicsock on needs trellisd in the same namespace as WireGuard (no --netns)');
   const socket = str('socket') ?? DEFAULT_LOCALAPI_SOCKET_PATH;
   if (!socket.startsWith('/')) return err('--socket must be an absolute path');
   const stateDir = str('state-dir') ?? DEFAULT_STATE_DIR;
@@ -106,6 +119,7 @@ export function parseTrellisdFlags(
     backend,
     logLevel: logLevel as LogLevel,
     port,
+    magicsock: magicsock === 'on' || (magicsock === 'auto' && netns === null),
     mtu,
     netns,
   });

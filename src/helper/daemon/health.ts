@@ -20,7 +20,10 @@ export interface HealthFacts {
   readonly reauth: { readonly message: string; readonly since: Date } | null;
   readonly keyExpiry: string | null;
   readonly stateIssues: readonly StateIssue[];
-  readonly exitNodeWanted: boolean;
+  /** Why the selected exit node cannot be used; null when none is selected or it is in use. */
+  readonly exitNodeProblem: string | null;
+  /** What the MagicDNS resolver could not do; null when fine. */
+  readonly dnsProblem: string | null;
 }
 
 const msg = (s: string): string => s.slice(0, MAX_MESSAGE_LENGTH);
@@ -77,11 +80,21 @@ export function healthWarnings(f: HealthFacts): HealthWarning[] {
       since: f.startedAt.toISOString(),
     });
   }
-  if (f.exitNodeWanted) {
+  if (f.exitNodeProblem) {
     out.push({
-      code: 'exit-node-unsupported',
-      severity: 'info',
-      message: 'an exit node is selected, but this version does not route through exit nodes yet',
+      code: 'exit-node-unavailable',
+      severity: 'error',
+      message: msg(
+        `the selected exit node cannot be used (${f.exitNodeProblem}); internet traffic is blocked until it can, or until the exit node is turned off`,
+      ),
+      since: null,
+    });
+  }
+  if (f.dnsProblem) {
+    out.push({
+      code: 'dns-config-failed',
+      severity: 'warning',
+      message: msg(`MagicDNS: ${f.dnsProblem}`),
       since: null,
     });
   }

@@ -7,7 +7,7 @@
  */
 import { backoffDelayMs, type BackoffPolicy } from '../relay/backoff.js';
 import type { Clock } from '../control-client/clock.js';
-import type { OsConfigurator, OsNetworkConfig } from '../os/types.js';
+import { downOsConfig, type OsConfigurator, type OsNetworkConfig } from '../os/types.js';
 import {
   WgError,
   type WgDeviceStats,
@@ -80,7 +80,7 @@ export class Tunnel {
     return this.kick();
   }
 
-  /** Peers and routes off, addresses off; the device and the state stay. */
+  /** Peers, routes, addresses, exit routing, forwarding and DNS off; the device and the state stay. */
   async down(): Promise<void> {
     if (!this.device || !this.desired) {
       this.desired = null;
@@ -89,7 +89,7 @@ export class Tunnel {
     const { wg, os } = this.desired;
     await this.set({
       wg: { ...wg, peers: [] },
-      os: { ...os, addresses: [], routes: [] },
+      os: downOsConfig(os),
     });
   }
 

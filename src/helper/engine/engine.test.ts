@@ -142,8 +142,14 @@ describe('osConfigFromNetmap', () => {
     expect(cfg).toEqual({
       interfaceName: 'trellis0',
       addresses: ['100.64.0.1/32', 'fd7a:115c:a1e0::1/128'],
+      localAddresses: [],
       mtu: 1280,
       routes: ['100.64.0.2/32', '100.64.0.3/32', 'fd7a:115c:a1e0::2/128', 'fd7a:115c:a1e0::3/128'],
+      // The netmap's filter, no exit node, no forwarding, system DNS untouched.
+      filter: { rules: sampleNetmap(2).packetFilter, blockIncoming: false },
+      exitRouting: null,
+      forwarding: false,
+      dns: null,
     });
   });
 
@@ -272,5 +278,62 @@ describe('buildStatus', () => {
         now,
       ),
     ).toEqual({ type: 'none' });
+  });
+});
+
+describe('with magicsock', () => {
+  it('points WireGuard at the proxies and lets only the first key of a pair keep alive', () => {
+    const nm = sampleNetmap(2);
+    const [p1, p2] = nm.peers as [Peer, Peer];
+    // Sorts after peer 1's key and before peer 2's.
+    const self = `${p1.nodeKey.slice(0, 42)}P=`;
+    expect(p1.nodeKey < self && self < p2.nodeKey).toBe(true);
+    const cfg = wgConfigFromNetmap({
+      netmap: { ...nm, self: { ...nm.self, nodeKey: self } },
+      prefs: { acceptRoutes: false },
+      privateKey: priv,
+      listenPort: 0,
+      now,
+      endpointFor: (p) => (p === p1 ? '127.0.0.1:1001' : '127.0.0.1:1002'),
+      keepaliveFromFirstKeyOnly: true,
+    });
+    expect(cfg.peers.map((p) => [p.endpoint, p.persistentKeepalive])).toEqual([
+      ['127.0.0.1:1001', 0],
+      ['127.0.0.1:1002', PERSISTENT_KEEPALIVE_SECONDS],
+    ]);
+  });
+
+  it('reports the path and latency magicsock measured instead of WireGuard’s endpoint', () => {
+    const nm = sampleNetmap(2);
+    const status = buildStatus({
+      daemonVersion: '0.1.0',
+      backend: { state: 'running' },
+      controlUrl: null,
+      controlConnected: true,
+      netmap: nm,
+      registration: null,
+      wgStats: {
+        listenPort: 40000,
+        peers: nm.peers.map((p) => ({
+          publicKey: p.nodeKey,
+          endpoint: '127.0.0.1:1001',
+          lastHandshake: now,
+          rxBytes: 1,
+          txBytes: 2,
+        })),
+      },
+      health: [],
+      hostOs: 'linux',
+      now,
+      paths: (k) =>
+        k === nm.peers[0]!.nodeKey
+          ? { path: { type: 'direct', endpoint: '203.0.113.9:41641' }, latencyMs: 3.5 }
+          : { path: { type: 'relay', region: 2 }, latencyMs: 40 },
+    });
+    expect(Status.safeParse(status).success).toBe(true);
+    expect(status.peers.map((p) => [p.path, p.latencyMs])).toEqual([
+      [{ type: 'direct', endpoint: '203.0.113.9:41641' }, 3.5],
+      [{ type: 'relay', region: 2 }, 40],
+    ]);
   });
 });

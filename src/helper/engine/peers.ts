@@ -1,4 +1,5 @@
 /** The peers this device builds tunnels to, in the order later steps assign prefixes. */
+import { canonicalIp } from '../../shared/ip.js';
 import type { Netmap, Peer } from '../../shared/schema/control/netmap.js';
 
 /**
@@ -11,4 +12,15 @@ export function tunnelPeers(netmap: Netmap, now: Date): Peer[] {
     (p) =>
       p.nodeKey !== netmap.self.nodeKey && (p.keyExpiry === null || Date.parse(p.keyExpiry) > t),
   );
+}
+
+/** A peer by id, name, FQDN (any case, trailing dot allowed) or mesh address. */
+export function findPeer(netmap: Pick<Netmap, 'peers'>, query: string): Peer | null {
+  const q = query.trim().toLowerCase().replace(/\.$/, '');
+  const ip = canonicalIp(q);
+  for (const p of netmap.peers) {
+    if (p.id === query || p.name === q || p.fqdn === q) return p;
+    if (ip.ok && (p.addresses.ipv4 === ip.value || p.addresses.ipv6 === ip.value)) return p;
+  }
+  return null;
 }

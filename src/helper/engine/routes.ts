@@ -1,7 +1,10 @@
 /**
  * Which of a peer's allowed IPs this device routes to it. The netmap lists everything control
- * allows; the device narrows it by its own prefs: exit-node default routes are not installed yet
- * (exit-node client routing comes with policy routing), and subnet routes only with acceptRoutes.
+ * allows; the device narrows it by its own prefs: exit-node default routes are left to the exit
+ * node logic (wg-config.ts gives them to the chosen exit node only, and os/exit-routing.ts
+ * routes them), and subnet routes are taken only with acceptRoutes — and, when control names the
+ * router currently serving each prefix (`primaryRoutes`), only from that router, so failover
+ * follows the netmap.
  */
 import { parseCidr } from '../../shared/ip.js';
 import type { Peer } from '../../shared/schema/control/netmap.js';
@@ -18,16 +21,19 @@ export function peerHostPrefixes(peer: Pick<Peer, 'addresses'>): string[] {
 
 /**
  * The prefixes routed to `peer`, in netmap order: its own addresses always, subnet routes when
- * `acceptRoutes`, default routes never (for now). Used for both WireGuard's allowed IPs and the
- * OS routes, so the kernel never routes a prefix into the tunnel that WireGuard would drop, and
- * WireGuard never claims a prefix this device chose not to use.
+ * `acceptRoutes` (only its primary ones when the netmap says which), default routes never. Used
+ * for both WireGuard's allowed IPs and the OS routes, so the kernel never routes a prefix into
+ * the tunnel that WireGuard would drop, and WireGuard never claims a prefix this device chose
+ * not to use.
  */
 export function routedPrefixes(peer: Peer, prefs: Pick<Prefs, 'acceptRoutes'>): string[] {
   const own = new Set(peerHostPrefixes(peer));
+  const primary = peer.primaryRoutes ? new Set(peer.primaryRoutes) : null;
   const out: string[] = [];
   for (const cidr of peer.allowedIPs) {
     if (isDefaultRoute(cidr)) continue;
-    if (!own.has(cidr) && !prefs.acceptRoutes) continue;
+    if (!own.has(cidr) && (!prefs.acceptRoutes || (primary !== null && !primary.has(cidr))))
+      continue;
     if (!parseCidr(cidr).ok) continue;
     out.push(cidr);
   }

@@ -4,6 +4,7 @@ import type { NetworkSummary, UserSummary } from '../../shared/schema/control/au
 import type { Netmap, Peer } from '../../shared/schema/control/netmap.js';
 import type {
   BackendState,
+  ExitNodeInUse,
   HealthWarning,
   PeerPath,
   PeerStatus,
@@ -32,6 +33,19 @@ export interface StatusInput {
   readonly health: readonly HealthWarning[];
   readonly hostOs: OsKind;
   readonly now: Date;
+  /**
+   * Each peer's path as magicsock measures it (direct endpoint or relay region, disco latency).
+   * Without it, the path is WireGuard's endpoint while its session is live.
+   */
+  readonly paths?: (nodeKey: string) => PeerPathStatus | null;
+  /** The exit node in use (engine/exit-node.ts), with the LAN-access pref. */
+  readonly exitNode?: { readonly id: string; readonly allowLAN: boolean } | null;
+}
+
+/** A peer's current path and the latest disco round trip on it. */
+export interface PeerPathStatus {
+  readonly path: PeerPath;
+  readonly latencyMs: number | null;
 }
 
 export function buildStatus(input: StatusInput): Status {
@@ -47,12 +61,33 @@ export function buildStatus(input: StatusInput): Status {
     network: netmap?.network ?? input.registration?.network ?? null,
     user: userOf(netmap) ?? input.registration?.user ?? null,
     self: netmap ? selfStatus(netmap, input.hostOs) : null,
-    peers: netmap ? netmap.peers.map((p) => peerStatus(p, stats.get(p.nodeKey), input.now)) : [],
-    exitNode: null,
+    peers: netmap
+      ? netmap.peers.map((p) =>
+          peerStatus(
+            p,
+            stats.get(p.nodeKey),
+            input.paths?.(p.nodeKey) ?? {
+              path: peerPath(stats.get(p.nodeKey), input.now),
+              latencyMs: null,
+            },
+            p.id === input.exitNode?.id,
+          ),
+        )
+      : [],
+    exitNode: exitNodeInUse(netmap, input.exitNode ?? null),
     health: input.health.slice(0, MAX_HEALTH_WARNINGS),
     posture: netmap?.self.posture ?? [],
     updatedAt: input.now.toISOString(),
   };
+}
+
+function exitNodeInUse(
+  netmap: Netmap | null,
+  use: { readonly id: string; readonly allowLAN: boolean } | null,
+): ExitNodeInUse | null {
+  const peer = use ? netmap?.peers.find((p) => p.id === use.id) : undefined;
+  if (!use || !peer) return null;
+  return { id: peer.id, name: peer.name, online: peer.online, allowLAN: use.allowLAN };
 }
 
 function userOf(netmap: Netmap | null): UserSummary | null {
@@ -87,7 +122,12 @@ export function peerPath(stats: WgPeerStats | undefined, now: Date): PeerPath {
     : { type: 'none' };
 }
 
-function peerStatus(p: Peer, stats: WgPeerStats | undefined, now: Date): PeerStatus {
+function peerStatus(
+  p: Peer,
+  stats: WgPeerStats | undefined,
+  path: PeerPathStatus,
+  exitNode: boolean,
+): PeerStatus {
   return {
     id: p.id,
     name: p.name,
@@ -97,13 +137,13 @@ function peerStatus(p: Peer, stats: WgPeerStats | undefined, now: Date): PeerSta
     owner: p.owner,
     online: p.online,
     lastSeen: p.lastSeen,
-    path: peerPath(stats, now),
+    path: path.path,
     homeRelayRegion: p.homeRelayRegion,
-    latencyMs: null,
+    latencyMs: path.latencyMs === null ? null : Math.min(path.latencyMs, 3_600_000),
     lastHandshake: stats?.lastHandshake?.toISOString() ?? null,
     rxBytes: stats?.rxBytes ?? 0,
     txBytes: stats?.txBytes ?? 0,
-    exitNode: false,
+    exitNode,
     exitNodeOption: p.exitNodeOffered,
     routes: p.routesOffered,
   };

@@ -1,8 +1,10 @@
 /** Netmap + prefs + own key → the WireGuard device config (a pure function; the device diffs it). */
-import type { Netmap } from '../../shared/schema/control/netmap.js';
+import type { Netmap, Peer } from '../../shared/schema/control/netmap.js';
 import type { Prefs } from '../../shared/schema/localapi.js';
+import { TRELLIS_FWMARK } from '../os/exit-routing.js';
 import type { WgInterfaceConfig, WgPeerConfig } from '../wg/types.js';
 import { chooseEndpoint } from './endpoint.js';
+import type { ExitNodeChoice } from './exit-node.js';
 import { tunnelPeers } from './peers.js';
 import { routedPrefixes } from './routes.js';
 
@@ -19,7 +21,27 @@ export interface WgConfigInput {
   readonly privateKey: string;
   readonly listenPort: number;
   readonly now: Date;
+  /**
+   * WireGuard's endpoint for a peer. With magicsock it is the peer's loopback proxy; without, the
+   * peer's advertised endpoint (chooseEndpoint).
+   */
+  readonly endpointFor?: (peer: Peer) => string | null;
+  /**
+   * Only one side of each pair sends persistent keepalives: the one whose node key sorts first.
+   * One side's keepalives keep both NATs' mappings alive, and two devices configured at the same
+   * moment would otherwise both start a handshake at once (the keepalive needs a session); over a
+   * relay's latency the initiations cross, and WireGuard drops both responses and retries 5 s
+   * later. Set with magicsock, whose disco heartbeats keep the paths alive anyway.
+   */
+  readonly keepaliveFromFirstKeyOnly?: boolean;
+  /**
+   * The exit node decision: the chosen peer also gets the default routes, and while exit routing
+   * is on WireGuard marks its packets so policy routing keeps them off the tunnel.
+   */
+  readonly exitNode?: ExitNodeChoice;
 }
+
+const EXIT_ROUTES = ['0.0.0.0/0', '::/0'];
 
 export function wgConfigFromNetmap(input: WgConfigInput): WgInterfaceConfig {
   const claimed = new Set<string>();
@@ -27,16 +49,22 @@ export function wgConfigFromNetmap(input: WgConfigInput): WgInterfaceConfig {
   for (const peer of tunnelPeers(input.netmap, input.now)) {
     // WireGuard gives a prefix to the last peer that lists it; keep the first claim instead, so
     // a duplicate in the netmap cannot make traffic flip between peers on every apply.
-    const allowedIps = routedPrefixes(peer, input.prefs).filter((c) => !claimed.has(c));
+    const exit = input.exitNode?.type === 'using' && input.exitNode.peer.id === peer.id;
+    const routed = routedPrefixes(peer, input.prefs);
+    const allowedIps = (exit ? [...routed, ...EXIT_ROUTES] : routed).filter((c) => !claimed.has(c));
     for (const c of allowedIps) claimed.add(c);
     peers.push({
       publicKey: peer.nodeKey,
-      endpoint: chooseEndpoint(peer),
+      endpoint: (input.endpointFor ?? chooseEndpoint)(peer),
       allowedIps,
-      persistentKeepalive: PERSISTENT_KEEPALIVE_SECONDS,
+      persistentKeepalive:
+        input.keepaliveFromFirstKeyOnly && input.netmap.self.nodeKey > peer.nodeKey
+          ? 0
+          : PERSISTENT_KEEPALIVE_SECONDS,
     });
   }
-  return { privateKey: input.privateKey, listenPort: input.listenPort, fwmark: 0, peers };
+  const fwmark = input.exitNode && input.exitNode.type !== 'none' ? TRELLIS_FWMARK : 0;
+  return { privateKey: input.privateKey, listenPort: input.listenPort, fwmark, peers };
 }
 
 /** A device that is down: same key and port, no peers (sessions end, the interface stays). */

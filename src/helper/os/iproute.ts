@@ -31,11 +31,23 @@ export type IpAddrInfo = z.output<typeof addrInfoSchema>;
 const routeSchema = z.object({
   dst: z.string(),
   dev: z.string().optional(),
+  metric: z.number().int().nonnegative().optional(),
   protocol: z.union([z.string(), z.number()]).optional(),
   table: z.string().optional(),
   type: z.string().optional(),
 });
 export type IpRoute = z.output<typeof routeSchema>;
+
+const ruleSchema = z.object({
+  priority: z.number().int().nonnegative(),
+  dst: z.string().optional(),
+  dstlen: z.number().int().nonnegative().optional(),
+  fwmark: z.string().optional(),
+  fwmask: z.string().optional(),
+  table: z.string().optional(),
+  protocol: z.union([z.string(), z.number()]).optional(),
+});
+export type IpRule = z.output<typeof ruleSchema>;
 
 /** `ip` reports a missing device or namespace with one of these on stderr. */
 const NOT_FOUND_RE = /does not exist|Cannot find device|No such device/;
@@ -107,6 +119,18 @@ export class IpCommand {
       if (isNotFound(e)) return [];
       throw e;
     }
+  }
+
+  /** Every interface's addresses (`ip -json address show`). */
+  async allAddresses(): Promise<Array<{ ifname: string; addr_info: IpAddrInfo[] }>> {
+    const { stdout } = await this.run(['-json', 'address', 'show']);
+    return parseList(addrSchema, stdout, 'addresses');
+  }
+
+  /** The policy routing rules of one family. */
+  async rules(family: 4 | 6): Promise<IpRule[]> {
+    const { stdout } = await this.run([`-${family}`, '-json', 'rule', 'show']);
+    return parseList(ruleSchema, stdout, 'rules');
   }
 
   /** Deletes a link; false when it was already gone. */

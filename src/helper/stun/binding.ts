@@ -58,7 +58,10 @@ export async function stunBinding(
   }
 }
 
-async function openSocket(local: StunEndpoint): Promise<Result<dgram.Socket, StunClientError>> {
+/** A UDP socket bound to `local` (port 0: any), with a no-op 'error' listener; for STUN probes. */
+export async function openSocket(
+  local: StunEndpoint,
+): Promise<Result<dgram.Socket, StunClientError>> {
   const socket = dgram.createSocket(net.isIPv6(local.host) ? 'udp6' : 'udp4');
   try {
     await new Promise<void>((resolve, reject) => {

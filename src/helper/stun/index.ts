@@ -1,4 +1,4 @@
-export { socketSender, stunBinding } from './binding.js';
+export { openSocket, socketSender, stunBinding } from './binding.js';
 export {
   type BindingOptions,
   DEFAULT_RETRIES,

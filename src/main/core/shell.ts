@@ -19,8 +19,8 @@ export interface ShellDelegate {
 }
 
 /**
- * The admin console of a control server. Control serves its admin UI under /admin; until that
- * ships, the page there says how to use the admin CLI instead.
+ * The web admin console of a control server: control serves it under /admin, where owners and
+ * admins sign in through control's own login pages (see docs/control.md, "Admin console").
  */
 export function adminConsoleUrl(controlUrl: string): string {
   return `${controlUrl.replace(/\/+$/, '')}/admin`;

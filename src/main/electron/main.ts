@@ -20,6 +20,7 @@ import { enableStartAtLogin } from './autostart.js';
 import { registerElectronIpc } from './ipc-main.js';
 import { electronLoginWindow } from './login-window.js';
 import { MainWindow } from './main-window.js';
+import { linkFromArgv, parseTrellisLink, TRELLIS_SCHEME, type TrellisLink } from './protocol.js';
 import { safeStorageCipher } from './safe-storage.js';
 import { denyAllPermissions, installAppGuards } from './secure.js';
 import { TrayController } from './tray.js';
@@ -100,9 +101,32 @@ async function start(): Promise<void> {
   core.start();
   app.setAboutPanelOptions({ applicationName: 'Trellis', applicationVersion: TRELLIS_VERSION });
   enableStartAtLogin(log);
-  if (!process.argv.includes('--hidden')) mainWindow.show('home');
-  app.on('second-instance', () => mainWindow.show('home'));
+  const launchLink = linkFromArgv(process.argv);
+  if (launchLink) mainWindow.show(launchLink.view);
+  else if (!process.argv.includes('--hidden')) mainWindow.show('home');
+  app.on('second-instance', (_e, argv) => mainWindow.show(linkFromArgv(argv)?.view ?? 'home'));
   app.on('activate', () => mainWindow.show('home'));
+  showLink = (link) => mainWindow.show(link.view);
+  for (const link of pendingLinks.splice(0)) showLink(link);
+}
+
+/** trellis:// links (protocol.ts); macOS sends them as open-url, possibly before `ready`. */
+const pendingLinks: TrellisLink[] = [];
+let showLink = (link: TrellisLink): void => void pendingLinks.push(link);
+
+function registerTrellisScheme(): void {
+  // From a source checkout (electron .), the OS must start Electron with the app's path.
+  const ok = process.defaultApp
+    ? app.setAsDefaultProtocolClient(TRELLIS_SCHEME, process.execPath, [
+        path.resolve(process.argv[1] ?? '.'),
+      ])
+    : app.setAsDefaultProtocolClient(TRELLIS_SCHEME);
+  if (!ok) log(`could not register ${TRELLIS_SCHEME}:// links (the installer registers them)`);
+  app.on('open-url', (event, url) => {
+    event.preventDefault();
+    const link = parseTrellisLink(url);
+    if (link) showLink(link);
+  });
 }
 
 if (!app.requestSingleInstanceLock()) {
@@ -110,6 +134,7 @@ if (!app.requestSingleInstanceLock()) {
   app.quit();
 } else {
   installAppGuards();
+  registerTrellisScheme();
   // A tray app lives on with every window closed.
   app.on('window-all-closed', () => undefined);
   void app.whenReady().then(start, (e: unknown) => {

@@ -10,6 +10,7 @@ import { parser } from './parse.js';
 import {
   ApiKeyList,
   AuditLog,
+  AuditQuery,
   AdminDevice,
   AdminUser,
   CreateApiKeyRequest,
@@ -18,13 +19,22 @@ import {
   CreatePreauthKeyResponse,
   CreateUserRequest,
   DeviceList,
+  DeviceRoutesList,
   IdParams,
   ListQuery,
+  NetworkSettingsView,
   PolicyDocument,
+  PolicyVersionList,
+  PolicyVersionParams,
   PreauthKeyList,
   PutPolicyRequest,
+  RevokedSessions,
+  RollbackPolicyRequest,
   SessionList,
+  SessionListQuery,
+  SetPasswordRequest,
   UpdateDeviceRequest,
+  UpdateNetworkSettingsRequest,
   UpdateUserRequest,
   UserList,
 } from './control/admin.js';
@@ -92,6 +102,8 @@ export interface ControlEndpoint {
   /** Express-style path; `:id` segments are described by `params`. */
   readonly path: `/v1/${string}`;
   readonly auth: ControlAuth;
+  /** HTTP status of success when not 200 (201 for creations, 204 without a body). */
+  readonly status?: 201 | 204;
   readonly params?: z.ZodType;
   readonly query?: z.ZodType;
   readonly body?: z.ZodType;
@@ -106,6 +118,7 @@ export const controlEndpoints = {
     method: 'POST',
     path: '/v1/login',
     auth: 'none',
+    status: 201,
     body: LoginStartRequest,
     response: LoginStartResponse,
   }),
@@ -132,6 +145,7 @@ export const controlEndpoints = {
     method: 'POST',
     path: '/v1/device/logout',
     auth: 'node',
+    status: 204,
     response: Empty,
   }),
 
@@ -146,6 +160,7 @@ export const controlEndpoints = {
     method: 'POST',
     path: '/v1/admin/users',
     auth: 'admin',
+    status: 201,
     body: CreateUserRequest,
     response: AdminUser,
   }),
@@ -157,12 +172,36 @@ export const controlEndpoints = {
     body: UpdateUserRequest,
     response: AdminUser,
   }),
+  getUser: endpoint({
+    method: 'GET',
+    path: '/v1/admin/users/:id',
+    auth: 'admin',
+    params: IdParams,
+    response: AdminUser,
+  }),
+  /** Sets a local user's password; the user's other sessions end. */
+  setUserPassword: endpoint({
+    method: 'PUT',
+    path: '/v1/admin/users/:id/password',
+    auth: 'admin',
+    params: IdParams,
+    body: SetPasswordRequest,
+    response: AdminUser,
+  }),
   deleteUser: endpoint({
     method: 'DELETE',
     path: '/v1/admin/users/:id',
     auth: 'admin',
     params: IdParams,
     response: Empty,
+  }),
+  /** Signs the user out everywhere. */
+  revokeUserSessions: endpoint({
+    method: 'DELETE',
+    path: '/v1/admin/users/:id/sessions',
+    auth: 'admin',
+    params: IdParams,
+    response: RevokedSessions,
   }),
 
   listDevices: endpoint({
@@ -187,6 +226,14 @@ export const controlEndpoints = {
     body: UpdateDeviceRequest,
     response: AdminDevice,
   }),
+  /** Expires the device's key now: its stream ends with reauth-required. */
+  expireDevice: endpoint({
+    method: 'POST',
+    path: '/v1/admin/devices/:id/expire',
+    auth: 'admin',
+    params: IdParams,
+    response: AdminDevice,
+  }),
   deleteDevice: endpoint({
     method: 'DELETE',
     path: '/v1/admin/devices/:id',
@@ -206,6 +253,7 @@ export const controlEndpoints = {
     method: 'POST',
     path: '/v1/admin/preauth-keys',
     auth: 'admin',
+    status: 201,
     body: CreatePreauthKeyRequest,
     response: CreatePreauthKeyResponse,
   }),
@@ -221,7 +269,7 @@ export const controlEndpoints = {
     method: 'GET',
     path: '/v1/admin/sessions',
     auth: 'admin',
-    query: ListQuery,
+    query: SessionListQuery,
     response: SessionList,
   }),
   revokeSession: endpoint({
@@ -243,6 +291,7 @@ export const controlEndpoints = {
     method: 'POST',
     path: '/v1/admin/api-keys',
     auth: 'admin',
+    status: 201,
     body: CreateApiKeyRequest,
     response: CreateApiKeyResponse,
   }),
@@ -269,11 +318,59 @@ export const controlEndpoints = {
     response: PolicyDocument,
   }),
 
+  listPolicyVersions: endpoint({
+    method: 'GET',
+    path: '/v1/admin/policy/versions',
+    auth: 'admin',
+    query: ListQuery,
+    response: PolicyVersionList,
+  }),
+  getPolicyVersion: endpoint({
+    method: 'GET',
+    path: '/v1/admin/policy/versions/:version',
+    auth: 'admin',
+    params: PolicyVersionParams,
+    response: PolicyDocument,
+  }),
+  /** Saves an older version's text as a new version; refused like putPolicy. */
+  rollbackPolicy: endpoint({
+    method: 'POST',
+    path: '/v1/admin/policy/rollback',
+    auth: 'admin',
+    body: RollbackPolicyRequest,
+    response: PolicyDocument,
+  }),
+
+  /** Per device: advertised, approved and enabled routes and exit node (approval: updateDevice). */
+  listRoutes: endpoint({
+    method: 'GET',
+    path: '/v1/admin/routes',
+    auth: 'admin',
+    query: ListQuery,
+    response: DeviceRoutesList,
+  }),
+
+  getSettings: endpoint({
+    method: 'GET',
+    path: '/v1/admin/settings',
+    auth: 'admin',
+    response: NetworkSettingsView,
+  }),
+  /** Key expiry, approval, DNS (a change reaches connected devices as a delta), audit retention. */
+  updateSettings: endpoint({
+    method: 'PATCH',
+    path: '/v1/admin/settings',
+    auth: 'admin',
+    body: UpdateNetworkSettingsRequest,
+    response: NetworkSettingsView,
+  }),
+
+  /** Newest first; filters by time range, actor and action. */
   auditLog: endpoint({
     method: 'GET',
     path: '/v1/admin/audit',
     auth: 'admin',
-    query: ListQuery,
+    query: AuditQuery,
     response: AuditLog,
   }),
 } as const;

@@ -24,6 +24,17 @@ export const serveCommand: Command = {
       throw new CliError(`cannot start: ${(e as Error).message}`);
     }
     out.note(`trellis-control ${TRELLIS_VERSION} serving at ${server.url}`);
+    // SIGHUP re-reads the GeoIP database now (it is also picked up within a minute of a change).
+    const reload = () => {
+      server.reloadGeoDatabase({ force: true }).then(
+        (r) => {
+          if (r.type === 'failed') out.note(`SIGHUP: ${r.error.message}; keeping the old one`);
+          else if (r.type === 'reloaded') out.note('SIGHUP: GeoIP database reloaded');
+        },
+        (e: unknown) => out.note(`SIGHUP: ${(e as Error).message}`),
+      );
+    };
+    process.on('SIGHUP', reload);
     await new Promise<void>((resolve) => {
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {
@@ -43,6 +54,7 @@ export const serveCommand: Command = {
             clearTimeout(force);
             process.off('SIGINT', stop);
             process.off('SIGTERM', stop);
+            process.off('SIGHUP', reload);
             out.note('stopped');
             resolve();
           },

@@ -381,14 +381,24 @@ export type DeviceRoutesList = z.infer<typeof DeviceRoutesList>;
 export const MAX_KEY_EXPIRY_DAYS = 3650;
 export const KeyExpiryDays = z.number().int().min(1).max(MAX_KEY_EXPIRY_DAYS);
 
-/** The DNS settings an admin edits; the network domain itself is fixed at creation. */
+/**
+ * The DNS settings an admin edits; the network domain itself is fixed at creation.
+ * `extraRecords` are answered by devices' MagicDNS resolvers (so only while MagicDNS is on);
+ * names may be any FQDN, and a device's own MagicDNS name wins over a record of the same name.
+ */
 export const DnsSettings = z.object({
   magicDns: z.boolean(),
   nameservers: DnsConfig.shape.nameservers,
   searchDomains: DnsConfig.shape.searchDomains,
   splitDns: DnsConfig.shape.splitDns,
+  extraRecords: DnsConfig.shape.extraRecords,
 });
 export type DnsSettings = z.infer<typeof DnsSettings>;
+
+/** Audit entries are kept up to a century; 0 keeps them forever. */
+export const MAX_AUDIT_RETENTION_DAYS = 36_500;
+/** Days the audit log keeps an entry before the retention sweep deletes it; 0: forever. */
+export const AuditRetentionDays = z.number().int().min(0).max(MAX_AUDIT_RETENTION_DAYS);
 
 /** `GET /v1/admin/settings`. */
 export const NetworkSettingsView = z.object({
@@ -398,6 +408,7 @@ export const NetworkSettingsView = z.object({
   /** New devices wait for an admin's approval before they get peers. */
   deviceApprovalRequired: z.boolean(),
   dns: DnsSettings,
+  auditRetentionDays: AuditRetentionDays,
 });
 export type NetworkSettingsView = z.infer<typeof NetworkSettingsView>;
 
@@ -407,6 +418,7 @@ export const UpdateNetworkSettingsRequest = z
     keyExpiryDays: KeyExpiryDays,
     deviceApprovalRequired: z.boolean(),
     dns: DnsSettings.partial(),
+    auditRetentionDays: AuditRetentionDays,
   })
   .partial()
   .refine((r) => Object.keys(r).length > 0, 'nothing to update');

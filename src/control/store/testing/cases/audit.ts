@@ -123,4 +123,22 @@ export function auditCases(s: SuiteContext): void {
       keep,
     ]);
   });
+
+  it('prunes one network without touching the others', async () => {
+    const a = await newNetwork(s.store);
+    const b = await newNetwork(s.store);
+    const t = s.clock.t;
+    for (const n of [a, b])
+      await s.store.audit.append({
+        networkId: n.id,
+        actor: { type: 'system', id: null },
+        action: 'old',
+        at: new Date(t - 10_000),
+      });
+    expect(await s.store.audit.prune(new Date(t - 1), a.id)).toBe(1);
+    expect(unwrap(await s.store.audit.query({ networkId: a.id, limit: 10 })).entries).toEqual([]);
+    expect(unwrap(await s.store.audit.query({ networkId: b.id, limit: 10 })).entries).toHaveLength(
+      1,
+    );
+  });
 }

@@ -350,6 +350,42 @@ export function deviceCases(s: SuiteContext): void {
     expect(await s.store.devices.rotateCredential('dev_missing')).toBeNull();
   });
 
+  it('hands each passing key expiry to the expiry sweep exactly once', async () => {
+    const net = await newNetwork(s.store, { settings: { keyExpiryDays: 1 } });
+    const user = await newUser(s.store, net.id);
+    const make = async (hostname: string) =>
+      unwrap(
+        await s.store.devices.create({
+          networkId: net.id,
+          userId: user.id,
+          hostname,
+          nodeKey: nodeKey(),
+        }),
+      ).device;
+    const a = await make('expires');
+    const b = await make('never');
+    const c = await make('by-admin');
+    await s.store.devices.setKeyExpiryDisabled(b.id, true);
+    const mine = (ds: { id: string; networkId: string }[]) =>
+      ds.filter((d) => d.networkId === net.id).map((d) => d.id);
+    expect(mine(await s.store.devices.claimExpiredKeys(new Date(s.clock.t)))).toEqual([]);
+    // An admin expires c now and records it: the sweep must not record it again.
+    await s.store.devices.setKeyExpiry(c.id, new Date(s.clock.t), { noted: true });
+    const later = new Date(s.clock.t + DAY);
+    // Concurrent sweeps (two replicas) split the work; nobody gets a device twice.
+    const [x, y] = await Promise.all([
+      s.store.devices.claimExpiredKeys(later),
+      s.store.devices.claimExpiredKeys(later),
+    ]);
+    expect([...mine(x), ...mine(y)]).toEqual([a.id]);
+    expect(mine(await s.store.devices.claimExpiredKeys(later))).toEqual([]);
+    // Signing in again moves the expiry forward; its next passing is recorded again.
+    s.clock.advance(DAY);
+    unwrap(await s.store.devices.rotateNodeKey(a.id, nodeKey()));
+    expect(mine(await s.store.devices.claimExpiredKeys(new Date(s.clock.t)))).toEqual([]);
+    expect(mine(await s.store.devices.claimExpiredKeys(new Date(s.clock.t + DAY)))).toEqual([a.id]);
+  });
+
   it('applies the cheap netmap-stream updates and round-trips their JSON', async () => {
     const net = await newNetwork(s.store);
     const user = await newUser(s.store, net.id);

@@ -3,7 +3,7 @@ import { expect, it } from 'vitest';
 import { SchemaTooNewError } from '../../migrate.js';
 import type { SuiteContext } from '../harness.js';
 
-const ALL = ['0001_init', '0002_policies'];
+const ALL = ['0001_init', '0002_policies', '0003_key_expiry_noted'];
 
 export function migrationCases(s: SuiteContext): void {
   it('migrates an empty database to the latest schema, and a second run changes nothing', async () => {

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest';
 import { isUla48 } from '../../addresses.js';
-import { DEFAULT_KEY_EXPIRY_DAYS } from '../../networks.js';
+import { DEFAULT_AUDIT_RETENTION_DAYS, DEFAULT_KEY_EXPIRY_DAYS } from '../../networks.js';
 import { errorOf, newNetwork, unwrap } from '../fixtures.js';
 import type { SuiteContext } from '../harness.js';
 
@@ -16,7 +16,8 @@ export function networkCases(s: SuiteContext): void {
     expect(net.settings).toEqual({
       keyExpiryDays: DEFAULT_KEY_EXPIRY_DAYS,
       deviceApprovalRequired: false,
-      dns: { magicDns: true, nameservers: [], searchDomains: [], splitDns: {} },
+      dns: { magicDns: true, nameservers: [], searchDomains: [], splitDns: {}, extraRecords: [] },
+      auditRetentionDays: DEFAULT_AUDIT_RETENTION_DAYS,
     });
     expect(net.createdAt.getTime()).toBe(s.clock.t);
     expect(await s.store.networks.get(net.id)).toEqual(net);
@@ -61,10 +62,17 @@ export function networkCases(s: SuiteContext): void {
       nameservers: ['1.1.1.1'],
       searchDomains: [],
       splitDns: {},
+      extraRecords: [],
     });
+    const record = { type: 'A' as const, name: 'git.corp.example', value: '100.64.0.9' };
     const updated = await s.store.networks.updateSettings(net.id, {
       deviceApprovalRequired: true,
-      dns: { splitDns: { 'corp.example': ['10.0.0.53'] }, magicDns: false },
+      auditRetentionDays: 0,
+      dns: {
+        splitDns: { 'corp.example': ['10.0.0.53'] },
+        magicDns: false,
+        extraRecords: [record],
+      },
     });
     expect(updated?.settings).toEqual({
       keyExpiryDays: 30,
@@ -74,10 +82,27 @@ export function networkCases(s: SuiteContext): void {
         nameservers: ['1.1.1.1'],
         searchDomains: [],
         splitDns: { 'corp.example': ['10.0.0.53'] },
+        extraRecords: [record],
       },
+      auditRetentionDays: 0,
     });
     expect((await s.store.networks.get(net.id))?.settings).toEqual(updated?.settings);
     expect(await s.store.networks.updateSettings('net_missing', {})).toBeNull();
+  });
+
+  it('reads settings an older version wrote with the newer fields defaulted', async () => {
+    const net = await newNetwork(s.store);
+    const old = { keyExpiryDays: 30, deviceApprovalRequired: false, dns: { magicDns: false } };
+    await s.store.db
+      .updateTable('networks')
+      .set({ settings: JSON.stringify(old) })
+      .where('id', '=', net.id)
+      .execute();
+    expect((await s.store.networks.get(net.id))?.settings).toEqual({
+      ...old,
+      dns: { magicDns: false, nameservers: [], searchDomains: [], splitDns: {}, extraRecords: [] },
+      auditRetentionDays: DEFAULT_AUDIT_RETENTION_DAYS,
+    });
   });
 
   it('renames a network', async () => {

@@ -1,7 +1,7 @@
 /**
- * The device's endpoint candidates for this issue: the addresses of its own non-loopback
- * interfaces with the WireGuard listen port ("local" endpoints). STUN-reflexive and port-mapped
- * candidates join when magicsock arrives.
+ * The device's local endpoint candidates: the addresses of its own interfaces with the port peers
+ * should send to (magicsock's, or WireGuard's while there is no magicsock). The endpoint updater
+ * adds the STUN-reflexive ones.
  */
 import { ipPortToString, parseIp } from '../../shared/ip.js';
 import { MAX_ENDPOINTS } from '../../shared/schema/common.js';

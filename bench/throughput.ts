@@ -1,0 +1,244 @@
+/**
+ * bench/throughput: TCP throughput with iperf3 (one stream, a few seconds) between two devices of
+ * the namespace NAT lab (e2e/lab), over
+ *
+ *   (a) plain wireguard-go with a static config (`wg setconf`) between two easy-NAT sites: the
+ *       baseline, the same path with nothing of Trellis on it;
+ *   (b) a Trellis direct path between the same two devices;
+ *   (c) a Trellis relayed path between two hard-NAT devices (where no direct path exists).
+ *
+ * It prints Mbit/s per part and the ratios b/a and c/a (1.0 = as fast as plain WireGuard), and
+ * writes the figures as JSON. Every part runs in the same command, on the same machine and lab,
+ * so the ratios hold even where the absolute figures depend on the machine. Needs root and the
+ * lab's tools (scripts/setup-system.sh); see docs/lab.md.
+ *
+ *   npm run bench:throughput
+ *   npm run bench:throughput -- --seconds 10 --parts a,b --out out/bench/throughput.json
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  buildMeshLab,
+  describePath,
+  isDirectAt,
+  MESH_LAB_TOOLS,
+  waitForPeerPath,
+  type MeshDevice,
+  type MeshLab,
+} from '../e2e/lab/mesh.js';
+import { requireLabPrerequisites } from '../e2e/lab/netns.js';
+import { staticWireGuardLink } from '../e2e/lab/static-wg.js';
+import { fmt } from './stats.js';
+import { runIperf, type IperfResult } from './throughput-iperf.js';
+
+const HELP = `usage: npm run bench:throughput [-- --seconds N] [--parts a,b,c] [--out FILE]
+
+  --seconds N   iperf3 run per part (default 5)
+  --parts LIST  which parts: a = plain WireGuard, b = Trellis direct, c = Trellis relayed
+  --out FILE    where to write the JSON result (default out/bench/throughput.json)
+`;
+const PARTS = ['a', 'b', 'c'] as const;
+type Part = (typeof PARTS)[number];
+const PART_LABEL: Record<Part, string> = {
+  a: 'plain wireguard-go, static config (easy ↔ easy)',
+  b: 'Trellis, direct path (easy ↔ easy)',
+  c: 'Trellis, relayed path (hard ↔ hard)',
+};
+const DEFAULT_SECONDS = 5;
+const DEFAULT_OUT = 'out/bench/throughput.json';
+/** Waiting for Trellis's path before measuring: hole punching takes seconds, not minutes. */
+const PATH_TIMEOUT_MS = 60_000;
+/** The lab: a and b share the two easy sites, c uses two hard ones. */
+const SITES = [
+  { name: 'ez1', nat: 'easy' },
+  { name: 'ez2', nat: 'easy' },
+  { name: 'hd1', nat: 'hard' },
+  { name: 'hd2', nat: 'hard' },
+] as const;
+
+interface PartResult {
+  readonly part: Part;
+  readonly label: string;
+  /** The path measured, as a person reads it. */
+  readonly path: string | null;
+  readonly result: IperfResult | null;
+  readonly error: string | null;
+}
+
+function parseOptions(): { seconds: number; parts: Part[]; out: string } | 'help' {
+  const { values } = parseArgs({
+    options: {
+      seconds: { type: 'string' },
+      parts: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) return 'help';
+  const seconds = Number(values.seconds ?? DEFAULT_SECONDS);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) {
+    throw new Error('--seconds must be a whole number from 1 to 600');
+  }
+  const parts = (values.parts ?? PARTS.join(','))
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  for (const p of parts) {
+    if (!(PARTS as readonly string[]).includes(p)) throw new Error(`unknown part ${p}`);
+  }
+  return { seconds, parts: parts as Part[], out: resolve(values.out ?? DEFAULT_OUT) };
+}
+
+async function measure(
+  part: Part,
+  how: () => Promise<{ path: string; result: Awaited<ReturnType<typeof runIperf>> }>,
+): Promise<PartResult> {
+  const label = PART_LABEL[part];
+  process.stdout.write(`(${part}) ${label}…\n`);
+  try {
+    const { path, result } = await how();
+    if (!result.ok) return { part, label, path, result: null, error: result.error.message };
+    return { part, label, path, result: result.value, error: null };
+  } catch (e) {
+    return { part, label, path: null, result: null, error: (e as Error).message };
+  }
+}
+
+/** iperf3 from `a` to `b` over their mesh addresses. */
+async function overTrellis(mesh: MeshLab, a: MeshDevice, b: MeshDevice, seconds: number) {
+  const [from, to] = await Promise.all([a.daemon.self(), b.daemon.self()]);
+  return runIperf(mesh.lab, {
+    server: { ns: b.device.ns, address: to.addresses.ipv4 },
+    client: { ns: a.device.ns, address: from.addresses.ipv4 },
+    seconds,
+  });
+}
+
+/** Brings two devices up and waits for `a`'s path to `b` to satisfy `want`. */
+async function trellisPair(
+  mesh: MeshLab,
+  names: readonly [string, string],
+  want: (a: MeshDevice, b: MeshDevice) => Parameters<typeof waitForPeerPath>[2],
+): Promise<{ a: MeshDevice; b: MeshDevice; path: string }> {
+  const [a, b] = [mesh.device(names[0]), mesh.device(names[1])];
+  await mesh.start(a.name, b.name);
+  await mesh.up(a.name, b.name);
+  // A packet asks for the tunnel, as a user's first connection does.
+  const ip = (await b.daemon.self()).addresses.ipv4;
+  await a.daemon.ping(ip, 1).catch(() => undefined);
+  const { peer } = await waitForPeerPath(a, b, want(a, b), PATH_TIMEOUT_MS);
+  return { a, b, path: describePath(peer) };
+}
+
+function report(results: readonly PartResult[], seconds: number): string {
+  const base = results.find((r) => r.part === 'a')?.result?.receivedMbps ?? null;
+  const lines = [
+    '',
+    `iperf3 TCP, one stream, ${seconds} s per part (receiver's goodput):`,
+    ...results.map((r) => {
+      const figure = r.result
+        ? `${fmt(r.result.receivedMbps).padStart(9)} Mbit/s` +
+          (r.part !== 'a' && base ? `   ${r.part}/a = ${fmt(r.result.receivedMbps / base, 2)}` : '')
+        : `   failed: ${r.error}`;
+      return `  (${r.part}) ${r.label.padEnd(50)}${figure}${r.path ? `   [${r.path}]` : ''}`;
+    }),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+async function main(): Promise<number> {
+  const opts = parseOptions();
+  if (opts === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  requireLabPrerequisites([...MESH_LAB_TOOLS, 'iperf3']);
+  process.stdout.write('Building the lab…\n');
+  const mesh = await buildMeshLab({ sites: SITES });
+  const results: PartResult[] = [];
+  try {
+    const [ez1, ez2] = [mesh.device('ez1'), mesh.device('ez2')];
+    if (opts.parts.includes('a')) {
+      results.push(
+        await measure('a', async () => {
+          const link = await staticWireGuardLink(mesh.lab, ez1.device, ez2.device);
+          try {
+            const [client, server] = link.ends;
+            const result = await runIperf(mesh.lab, {
+              server: { ns: server.device.ns, address: server.address },
+              client: { ns: client.device.ns, address: client.address },
+              seconds: opts.seconds,
+            });
+            return { path: `direct ${ez2.publicAddress}`, result };
+          } finally {
+            await link.dispose();
+          }
+        }),
+      );
+    }
+    if (opts.parts.includes('b')) {
+      results.push(
+        await measure('b', async () => {
+          const { a, b, path } = await trellisPair(
+            mesh,
+            ['ez1', 'ez2'],
+            (_a, b) => (p) => isDirectAt(p, b.publicAddress),
+          );
+          return { path, result: await overTrellis(mesh, a, b, opts.seconds) };
+        }),
+      );
+    }
+    if (opts.parts.includes('c')) {
+      results.push(
+        await measure('c', async () => {
+          const { a, b, path } = await trellisPair(
+            mesh,
+            ['hd1', 'hd2'],
+            () => (p) => p.path.type === 'relay',
+          );
+          return { path, result: await overTrellis(mesh, a, b, opts.seconds) };
+        }),
+      );
+    }
+  } finally {
+    await mesh.dispose();
+  }
+
+  process.stdout.write(report(results, opts.seconds));
+  const mbps = (p: Part): number | null =>
+    results.find((r) => r.part === p)?.result?.receivedMbps ?? null;
+  const ratio = (p: Part): number | null => {
+    const a = mbps('a');
+    const x = mbps(p);
+    return a && x !== null ? x / a : null;
+  };
+  const json = {
+    bench: 'throughput',
+    at: new Date().toISOString(),
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? null,
+      kernel: os.release(),
+      node: process.version,
+    },
+    secondsPerPart: opts.seconds,
+    parts: Object.fromEntries(results.map((r) => [r.part, r])),
+    ratios: { bOverA: ratio('b'), cOverA: ratio('c') },
+  };
+  mkdirSync(dirname(opts.out), { recursive: true });
+  writeFileSync(opts.out, `${JSON.stringify(json, null, 2)}\n`);
+  process.stdout.write(`wrote ${opts.out}\n`);
+  return results.every((r) => r.result !== null) ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`bench:throughput: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);

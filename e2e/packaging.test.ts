@@ -1,0 +1,729 @@
+/**
+ * Packaging checks that run here, where there is no Electron binary, no Windows and no macOS:
+ *
+ * - electron-builder.yml passes electron-builder's own configuration validation, and the paths,
+ *   targets and protocol the project relies on are there (after `npm run build`).
+ * - The systemd unit passes `systemd-analyze verify`; the maintainer scripts and launchers pass
+ *   `sh -n`, `bash -n` and shellcheck after electron-builder's template substitution; the launchd
+ *   plist is well-formed XML of the expected shape; the service command lines parse as trellisd
+ *   flags.
+ * - The helper starts as the packaged service would start it: the unit's exact ExecStart (paths
+ *   mapped into a temp dir) run in a network namespace of its own, answering `trellis version`
+ *   and `trellis status` on its socket. The launcher runs it under Node, saying that the
+ *   Electron binary is missing.
+ * - wireguard-nt: the struct layout and the marshalled bytes match, byte for byte, a C program
+ *   compiled here with gcc from the same definitions, and koffi's layout of the FFI types; the
+ *   koffi bindings make real native calls into a stand-in for wireguard.dll built here.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import koffi, { type LibraryHandle } from 'koffi';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseTrellisdFlags } from '../src/helper/daemon/flags.js';
+import { Status } from '../src/shared/schema/localapi.js';
+import { generateKeyPair, keyToBase64 } from '../src/shared/keys.js';
+import {
+  decodeNtConfig,
+  encodeNtConfig,
+  NT_LAYOUT,
+  NtInterfaceFlag,
+  NtPeerFlag,
+  ZERO_KEY,
+  type NtInterface,
+} from '../src/helper/wg/wireguard-nt-abi.js';
+import {
+  adapterGuid,
+  bindWireGuardNt,
+  ntKoffiTypes,
+  WireGuardNtError,
+} from '../src/helper/wg/wireguard-nt-ffi.js';
+import { WireGuardNtBackend } from '../src/helper/wg/wireguard-nt.js';
+import { APP_ICON_SIZES, appIconPng } from '../packaging/scripts/app-icon.mjs';
+import { findElectronBinary } from '../packaging/scripts/dist.mjs';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const require = createRequire(path.join(ROOT, 'package.json'));
+const STAGE = path.join(ROOT, 'dist/packaged-helper');
+const run = crypto.randomBytes(3).toString('hex');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-packaging-'));
+
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function requireTool(tool: string, pkg: string): void {
+  if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) {
+    throw new Error(
+      `${tool} is missing: install the Debian package ${pkg} (scripts/setup-system.sh does)`,
+    );
+  }
+}
+
+function requireBuild(): void {
+  if (!fs.existsSync(path.join(STAGE, 'bin/trellisd'))) {
+    throw new Error('dist/packaged-helper is missing: run `npm run build` first (npm test does)');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface BuilderConfig {
+  appId: string;
+  productName: string;
+  files: string[];
+  extraMetadata: { main: string };
+  extraResources: { from: string; to: string }[];
+  protocols: { name: string; schemes: string[] }[];
+  linux: { target: string[]; category: string; icon: string; executableName: string };
+  deb: { afterInstall: string; afterRemove: string; fpm: string[]; depends: string[] };
+  rpm: { afterInstall: string; afterRemove: string; fpm: string[] };
+  win: { target: string[]; icon: string };
+  nsis: { include: string; perMachine: boolean };
+  mac: { target: string[]; icon: string };
+  pkg: { scripts: string };
+  directories: { buildResources: string };
+}
+
+/** electron-builder's own loader and validator (app-builder-lib). */
+const builderConfigModule = require('app-builder-lib/out/util/config/config.js') as {
+  getConfig(projectDir: string, configPath: string | null, fromOptions: unknown): Promise<unknown>;
+  validateConfiguration(
+    config: unknown,
+    debugLogger: { isEnabled: boolean; add(): void },
+  ): Promise<void>;
+};
+const quietLogger = { isEnabled: false, add: () => undefined };
+
+describe('electron-builder configuration', () => {
+  let config: BuilderConfig;
+  beforeAll(async () => {
+    config = (await builderConfigModule.getConfig(ROOT, null, null)) as BuilderConfig;
+  });
+
+  it("passes electron-builder's schema validation, which rejects a broken copy", async () => {
+    await builderConfigModule.validateConfiguration(config, quietLogger);
+    await expect(
+      builderConfigModule.validateConfiguration(
+        { ...config, linux: { ...config.linux, target: 'deb', notAnOption: true } },
+        quietLogger,
+      ),
+    ).rejects.toThrow(/does not match the API schema[\s\S]*configuration\.linux/);
+  });
+
+  it('builds the targets, the protocol and the categories the issue asks for', () => {
+    expect(config.appId).toBe('com.trellis.desktop');
+    expect(config.productName).toBe('Trellis');
+    expect(config.linux.target).toEqual(['deb', 'rpm', 'AppImage']);
+    expect(config.linux.category).toBe('Network');
+    expect(config.win.target).toEqual(['nsis']);
+    expect(config.mac.target).toEqual(expect.arrayContaining(['dmg', 'pkg']));
+    expect(config.protocols.flatMap((p) => p.schemes)).toEqual(['trellis']);
+  });
+
+  it('names files that exist after the build, and the helper staged with its launchers', () => {
+    requireBuild();
+    expect(fs.existsSync(path.join(ROOT, config.extraMetadata.main))).toBe(true);
+    expect(fs.existsSync(path.join(ROOT, 'dist/renderer/index.html'))).toBe(true);
+    const helper = config.extraResources.find((r) => r.to === 'helper');
+    expect(helper?.from).toBe('dist/packaged-helper');
+    for (const f of [
+      'package.json',
+      'dist/helper/trellisd.js',
+      'dist/helper/trellis.js',
+      'dist/shared/version.js',
+      'bin/trellisd',
+      'bin/trellis',
+      'bin/trellisd.cmd',
+      'service/trellisd.service',
+      'service/com.trellis.trellisd.plist',
+      'service/install-service.ps1',
+      'node_modules/pino/package.json',
+      'node_modules/zod/package.json',
+      'node_modules/koffi/package.json',
+    ]) {
+      expect(fs.existsSync(path.join(STAGE, f)), f).toBe(true);
+    }
+    expect(fs.statSync(path.join(STAGE, 'bin/trellisd')).mode & 0o111).toBeTruthy();
+    expect(JSON.parse(fs.readFileSync(path.join(STAGE, 'package.json'), 'utf8')).type).toBe(
+      'module',
+    );
+    // Nothing for development only.
+    expect(fs.existsSync(path.join(STAGE, 'node_modules/vitest'))).toBe(false);
+    expect(fs.existsSync(path.join(STAGE, 'node_modules/typescript'))).toBe(false);
+    for (const p of [
+      config.deb.afterInstall,
+      config.deb.afterRemove,
+      config.rpm.afterInstall,
+      config.nsis.include,
+      ...config.deb.fpm.map((a) => a.replace(/^--before-remove=/, '')),
+      path.join(config.directories.buildResources, config.pkg.scripts, 'postinstall'),
+      config.win.icon,
+      config.mac.icon,
+    ]) {
+      expect(fs.existsSync(path.join(ROOT, p)), p).toBe(true);
+    }
+  });
+
+  it('ships the icon set it names, exactly as packaging/scripts/app-icon.mjs draws it', () => {
+    for (const size of APP_ICON_SIZES) {
+      const file = path.join(ROOT, config.linux.icon, `${size}x${size}.png`);
+      expect(
+        fs.readFileSync(file).equals(appIconPng(size)),
+        `${file} is stale: npm run icons`,
+      ).toBe(true);
+    }
+  });
+
+  it('dist:linux stops with a clear message when the Electron binary is absent', () => {
+    const found = findElectronBinary(ROOT);
+    const r = spawnSync(
+      process.execPath,
+      [path.join(ROOT, 'packaging/scripts/dist.mjs'), 'linux'],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, PATH: '/nonexistent' }, // never reaches npm/electron-builder
+      },
+    );
+    if (found.ok) {
+      // A machine with the binary: the check passes and the build starts (npm is not on PATH here).
+      expect(r.stderr).not.toContain('cannot build installers');
+    } else {
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('cannot build installers');
+      expect(r.stderr).toContain('Electron binary');
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+const UNIT = path.join(ROOT, 'packaging/linux/trellisd.service');
+const INSTALLED_HELPER = '/opt/Trellis/resources/helper';
+
+function unitValue(key: string): string[] {
+  return fs
+    .readFileSync(UNIT, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith(`${key}=`))
+    .map((l) => l.slice(key.length + 1));
+}
+
+/** electron-builder's template substitution for fpm scripts (FpmTarget.writeConfigFile). */
+function renderFpmTemplate(file: string): string {
+  const vars: Record<string, string> = {
+    executable: 'trellis-desktop',
+    sanitizedProductName: 'Trellis',
+  };
+  return fs.readFileSync(file, 'utf8').replace(/\${([a-zA-Z]+)}/g, (_m, name: string) => {
+    const v = vars[name];
+    if (v === undefined) throw new Error(`${file}: \${${name}} is not an electron-builder macro`);
+    return v;
+  });
+}
+
+describe('service definitions', () => {
+  it('the systemd unit passes systemd-analyze verify (ExecStart pointed at the staged launcher)', () => {
+    requireTool('systemd-analyze', 'systemd');
+    requireBuild();
+    const unit = fs.readFileSync(UNIT, 'utf8');
+    // verify needs ExecStart's binary to exist; the only change is where the helper lives.
+    const copy = unit.replaceAll(INSTALLED_HELPER, STAGE);
+    expect(copy.split('\n').filter((l, i) => l !== unit.split('\n')[i])).toEqual([
+      `ExecStart=${STAGE}/bin/trellisd --state-dir /var/lib/trellis --socket /run/trellis/trellisd.sock --socket-group trellis`,
+    ]);
+    const dir = fs.mkdtempSync(path.join(tmp, 'unit-'));
+    fs.writeFileSync(path.join(dir, 'trellisd.service'), copy);
+    const r = spawnSync('systemd-analyze', ['verify', path.join(dir, 'trellisd.service')], {
+      encoding: 'utf8',
+    });
+    expect(`${r.stdout}${r.stderr}`.trim()).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('the systemd unit restarts the helper and keeps it to the capabilities it needs', () => {
+    expect(unitValue('Restart')).toEqual(['always']);
+    expect(unitValue('ProtectSystem')).toEqual(['strict']);
+    expect(unitValue('ProtectHome')).toEqual(['yes']);
+    expect(unitValue('PrivateTmp')).toEqual(['yes']);
+    expect(unitValue('NoNewPrivileges')).toEqual(['yes']);
+    expect(unitValue('StateDirectory')).toEqual(['trellis']);
+    expect(unitValue('RuntimeDirectory')).toEqual(['trellis']);
+    expect(unitValue('CapabilityBoundingSet')[0]?.split(' ').sort()).toEqual([
+      'CAP_CHOWN',
+      'CAP_NET_ADMIN',
+      'CAP_NET_BIND_SERVICE',
+      'CAP_NET_RAW',
+    ]);
+    expect(unitValue('ReadWritePaths')[0]?.split(' ')).toEqual(
+      expect.arrayContaining(['/var/lib/trellis', '/run/trellis']),
+    );
+  });
+
+  it('the service command lines are valid trellisd flags', () => {
+    const exec = unitValue('ExecStart')[0]?.split(' ') ?? [];
+    expect(exec[0]).toBe(`${INSTALLED_HELPER}/bin/trellisd`);
+    const parsed = parseTrellisdFlags(exec.slice(1));
+    expect(parsed.ok && parsed.value !== 'help' && parsed.value.stateDir).toBe('/var/lib/trellis');
+
+    const plist = parsePlist(path.join(ROOT, 'packaging/macos/com.trellis.trellisd.plist'));
+    const args = plist.ProgramArguments as string[];
+    expect(args[0]).toBe('/Applications/Trellis.app/Contents/Resources/helper/bin/trellisd');
+    expect(parseTrellisdFlags(args.slice(1)).ok).toBe(true);
+  });
+
+  it('the launchd plist is well-formed XML of a KeepAlive system daemon', () => {
+    const plist = parsePlist(path.join(ROOT, 'packaging/macos/com.trellis.trellisd.plist'));
+    expect(plist.Label).toBe('com.trellis.trellisd');
+    expect(plist.RunAtLoad).toBe(true);
+    expect(plist.KeepAlive).toBe(true);
+    expect(typeof plist.ThrottleInterval).toBe('number');
+    expect(() =>
+      parsePlist(writeTmp('bad.plist', '<plist><dict><key>Label</key></plist>')),
+    ).toThrow();
+  });
+
+  it('maintainer scripts and launchers pass sh -n, bash -n and shellcheck', () => {
+    requireTool('shellcheck', 'shellcheck');
+    const scripts = [
+      ...['after-install.sh', 'after-remove.sh'].map((f) =>
+        writeTmp(f, renderFpmTemplate(path.join(ROOT, 'packaging/linux', f))),
+      ),
+      path.join(ROOT, 'packaging/linux/before-remove.sh'),
+      path.join(ROOT, 'packaging/launcher/trellis-helper.sh'),
+      path.join(ROOT, 'packaging/macos/install-service.sh'),
+      path.join(ROOT, 'packaging/macos/uninstall-service.sh'),
+      path.join(ROOT, 'packaging/macos/pkg-scripts/postinstall'),
+    ];
+    // before-remove goes to fpm unrendered: it must not contain a macro.
+    expect(
+      fs.readFileSync(path.join(ROOT, 'packaging/linux/before-remove.sh'), 'utf8'),
+    ).not.toMatch(/\$\{[a-zA-Z]+\}/);
+    for (const s of scripts) {
+      for (const [shell, args] of [
+        ['sh', ['-n', s]],
+        ['bash', ['-n', s]],
+        ['shellcheck', ['--shell=sh', '--severity=style', s]],
+      ] as const) {
+        const r = spawnSync(shell, [...args], { encoding: 'utf8' });
+        expect(`${r.stdout}${r.stderr}`, `${shell} ${s}`).toBe('');
+        expect(r.status, `${shell} ${s}`).toBe(0);
+      }
+    }
+  });
+
+  it('the NSIS include runs the staged Windows service scripts', () => {
+    const nsh = fs.readFileSync(path.join(ROOT, 'packaging/windows/installer.nsh'), 'utf8');
+    expect(nsh).toMatch(/!macro customInstall[\s\S]*install-service\.ps1[\s\S]*!macroend/);
+    expect(nsh).toMatch(/!macro customUnInstall[\s\S]*uninstall-service\.ps1[\s\S]*!macroend/);
+    for (const f of nsh.matchAll(/resources\\helper\\service\\\$\{SCRIPT\}/g))
+      expect(f).toBeTruthy();
+    for (const script of ['install-service.ps1', 'uninstall-service.ps1']) {
+      expect(fs.existsSync(path.join(ROOT, 'packaging/windows', script))).toBe(true);
+    }
+  });
+});
+
+function writeTmp(name: string, text: string): string {
+  const file = path.join(fs.mkdtempSync(path.join(tmp, 'f-')), name);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+/** A plist's top-level dict as a plain object (strict XML parse; throws on malformed input). */
+function parsePlist(file: string): Record<string, unknown> {
+  const xml = fs.readFileSync(file, 'utf8');
+  const valid = XMLValidator.validate(xml);
+  if (valid !== true) throw new Error(`${file}: ${valid.err.msg} (line ${valid.err.line})`);
+  const doc = new XMLParser({ preserveOrder: true, ignoreAttributes: false }).parse(xml) as PNode[];
+  const plist = doc.find((n) => 'plist' in n);
+  const dict = (plist?.plist as PNode[] | undefined)?.find((n) => 'dict' in n);
+  if (!dict) throw new Error(`${file}: no <plist><dict>`);
+  return plistValue(dict) as Record<string, unknown>;
+}
+
+type PNode = Record<string, unknown>;
+
+function plistValue(node: PNode): unknown {
+  const [tag] = Object.keys(node).filter((k) => k !== ':@');
+  const children = (node[tag ?? ''] as PNode[]) ?? [];
+  const text = () => String((children[0] as { '#text'?: unknown } | undefined)?.['#text'] ?? '');
+  switch (tag) {
+    case 'dict': {
+      const out: Record<string, unknown> = {};
+      const items = children.filter((c) => !('#comment' in c));
+      for (let i = 0; i < items.length; i += 2) {
+        const k = items[i];
+        const v = items[i + 1];
+        if (!k || !('key' in k) || !v) throw new Error('plist dict: key without value');
+        out[String(plistValue(k))] = plistValue(v);
+      }
+      return out;
+    }
+    case 'array':
+      return children.filter((c) => !('#comment' in c)).map(plistValue);
+    case 'key':
+    case 'string':
+      return text();
+    case 'integer':
+      return Number(text());
+    case 'true':
+      return true;
+    case 'false':
+      return false;
+    default:
+      throw new Error(`plist: unexpected <${tag}>`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('the helper started as the packaged service starts it', () => {
+  const NETNS = `trpk-${run}`;
+  const root = path.join(tmp, 'root');
+  const stateDir = path.join(root, 'var/lib/trellis');
+  const runDir = path.join(root, 'run/trellis');
+  const socket = path.join(runDir, 'trellisd.sock');
+  let daemon: ChildProcess | null = null;
+  let stderr = '';
+
+  beforeAll(() => {
+    if (process.getuid?.() !== 0) throw new Error('e2e/packaging needs root (network namespaces)');
+    requireTool('ip', 'iproute2');
+    requireBuild();
+    const add = spawnSync('ip', ['netns', 'add', NETNS], { encoding: 'utf8' });
+    if (add.status !== 0) throw new Error(`ip netns add: ${add.stderr}`);
+    // `ip netns exec` mounts /etc/netns/<ns>/* over /etc: the namespace sees a `trellis` group
+    // (the unit's --socket-group) without one being added to this machine.
+    const etc = path.join('/etc/netns', NETNS);
+    fs.mkdirSync(etc, { recursive: true });
+    fs.writeFileSync(
+      path.join(etc, 'group'),
+      `${fs.readFileSync('/etc/group', 'utf8').trimEnd()}\ntrellis:x:64999:\n`,
+    );
+    // What systemd makes for StateDirectory= and RuntimeDirectory=.
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    fs.mkdirSync(runDir, { recursive: true, mode: 0o755 });
+  });
+
+  afterAll(async () => {
+    if (daemon && daemon.exitCode === null) {
+      daemon.kill('SIGKILL');
+      await new Promise((r) => daemon?.once('exit', r));
+    }
+    spawnSync('ip', ['netns', 'del', NETNS]);
+    fs.rmSync(path.join('/etc/netns', NETNS), { recursive: true, force: true });
+  });
+
+  function cli(args: string[]) {
+    return spawnSync(path.join(STAGE, 'bin/trellis'), args, {
+      encoding: 'utf8',
+      env: { ...process.env, TRELLIS_SOCKET: socket, TRELLIS_NODE: process.execPath },
+      timeout: 30_000,
+    });
+  }
+
+  it('runs the exact ExecStart, answers the CLI, and stops cleanly on SIGTERM', async () => {
+    const [execStart] = unitValue('ExecStart');
+    const argv = (execStart ?? '')
+      .replaceAll(INSTALLED_HELPER, STAGE)
+      .replaceAll('/var/lib/trellis', stateDir)
+      .replaceAll('/run/trellis', runDir)
+      .split(' ');
+    daemon = spawn('ip', ['netns', 'exec', NETNS, ...argv], {
+      // No Electron binary here: the launcher falls back to this Node and says so.
+      env: { ...process.env, TRELLIS_NODE: process.execPath },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    daemon.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
+
+    const deadline = Date.now() + 60_000;
+    let version = cli(['version']);
+    while (
+      !/^trellisd /m.test(version.stdout) &&
+      Date.now() < deadline &&
+      daemon.exitCode === null
+    ) {
+      await new Promise((r) => setTimeout(r, 250));
+      version = cli(['version']);
+    }
+    expect(daemon.exitCode, stderr).toBeNull();
+    expect(stderr).toContain('the Electron binary');
+    expect(stderr).toContain(`running under ${process.execPath}`);
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    expect(version.status, version.stderr).toBe(0);
+    expect(version.stdout).toMatch(
+      new RegExp(`^trellisd ${pkg.version.replaceAll('.', '\\.')} `, 'm'),
+    );
+
+    const status = cli(['status', '--json']);
+    expect(status.status, status.stderr).toBe(0);
+    const parsed = Status.parse(JSON.parse(status.stdout));
+    expect(parsed.daemonVersion).toBe(pkg.version);
+    // A fresh state directory: nothing registered, no tunnel.
+    expect(parsed.self).toBeNull();
+
+    // The socket is root's and the trellis group's only; the state directory root's only.
+    const st = fs.statSync(socket);
+    expect(st.mode & 0o777).toBe(0o660);
+    expect(st.gid).toBe(64999);
+    expect(fs.statSync(stateDir).mode & 0o777).toBe(0o700);
+
+    daemon.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => daemon?.once('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    expect(fs.existsSync(socket)).toBe(false);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+/** The sample of native/wireguard-nt/layout-check.c, field for field. */
+const fill = (first: number) => new Uint8Array(32).map((_, i) => first + i);
+const SAMPLE_NT_CONFIG: NtInterface = {
+  flags:
+    NtInterfaceFlag.HAS_PRIVATE_KEY |
+    NtInterfaceFlag.HAS_LISTEN_PORT |
+    NtInterfaceFlag.REPLACE_PEERS,
+  listenPort: 41641,
+  privateKey: fill(0x01),
+  publicKey: fill(0x80),
+  peers: [
+    {
+      flags:
+        NtPeerFlag.HAS_PUBLIC_KEY |
+        NtPeerFlag.HAS_ENDPOINT |
+        NtPeerFlag.HAS_PERSISTENT_KEEPALIVE |
+        NtPeerFlag.REPLACE_ALLOWED_IPS,
+      publicKey: fill(0x40),
+      presharedKey: ZERO_KEY,
+      persistentKeepalive: 25,
+      endpoint: { family: 'ipv4', address: new Uint8Array([192, 0, 2, 10]), port: 51820 },
+      txBytes: 0x0102030405060708n,
+      rxBytes: 0x1112131415161718n,
+      lastHandshake: 133000000000000000n,
+      allowedIps: [
+        { family: 'ipv4', address: new Uint8Array([100, 64, 0, 5]), cidr: 32 },
+        {
+          family: 'ipv6',
+          address: new Uint8Array([
+            0xfd, 0x7a, 0x11, 0x5c, 0xa1, 0xe0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5,
+          ]),
+          cidr: 128,
+        },
+      ],
+    },
+    {
+      flags: NtPeerFlag.HAS_PUBLIC_KEY | NtPeerFlag.HAS_ENDPOINT | NtPeerFlag.UPDATE_ONLY,
+      publicKey: fill(0xa0),
+      presharedKey: ZERO_KEY,
+      persistentKeepalive: 0,
+      endpoint: {
+        family: 'ipv6',
+        address: new Uint8Array([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+        port: 41641,
+        flowInfo: 0x12345,
+        scopeId: 7,
+      },
+      txBytes: 0n,
+      rxBytes: 0n,
+      lastHandshake: 0n,
+      allowedIps: [{ family: 'ipv4', address: new Uint8Array([10, 1, 0, 0]), cidr: 16 }],
+    },
+  ],
+};
+
+function gcc(source: string, out: string, extra: string[] = []): void {
+  requireTool('gcc', 'gcc');
+  const r = spawnSync(
+    'gcc',
+    ['-std=c11', '-Wall', '-Wextra', '-Werror', '-O1', ...extra, '-o', out, source],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) throw new Error(`gcc ${source}: ${r.stderr}`);
+}
+
+describe('wireguard-nt struct layout and marshalling (Windows cannot run here)', () => {
+  let sizes: Map<string, number>;
+  let aligns: Map<string, number>;
+  let offsets: Map<string, number>;
+  let hex: string;
+
+  beforeAll(() => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'wgnt-'));
+    const src = path.join(dir, 'layout-check.c');
+    fs.copyFileSync(path.join(ROOT, 'native/wireguard-nt/layout-check.c'), src);
+    gcc(src, path.join(dir, 'layout-check'));
+    const r = spawnSync(path.join(dir, 'layout-check'), { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    sizes = new Map();
+    aligns = new Map();
+    offsets = new Map();
+    hex = '';
+    for (const l of r.stdout.trim().split('\n')) {
+      const [kind, name, value] = l.split(' ');
+      if (kind === 'size') sizes.set(name ?? '', Number(value));
+      else if (kind === 'align') aligns.set(name ?? '', Number(value));
+      else if (kind === 'offset') offsets.set(name ?? '', Number(value));
+      else if (kind === 'hex') hex = name ?? '';
+    }
+  });
+
+  it('matches the C compiler: every size, alignment and field offset', () => {
+    for (const [struct, layout] of Object.entries(NT_LAYOUT)) {
+      expect(sizes.get(struct), struct).toBe(layout.size);
+      expect(aligns.get(struct), struct).toBe(layout.align);
+      for (const [field, offset] of Object.entries(layout.fields)) {
+        expect(offsets.get(`${struct}.${field}`), `${struct}.${field}`).toBe(offset);
+      }
+    }
+    expect(offsets.size).toBe(
+      Object.values(NT_LAYOUT).reduce((n, l) => n + Object.keys(l.fields).length, 0),
+    );
+  });
+
+  it("matches koffi's layout of the FFI struct types", () => {
+    const t = ntKoffiTypes(koffi);
+    const types = {
+      WIREGUARD_ALLOWED_IP: t.WIREGUARD_ALLOWED_IP,
+      WIREGUARD_PEER: t.WIREGUARD_PEER,
+      WIREGUARD_INTERFACE: t.WIREGUARD_INTERFACE,
+    };
+    for (const [struct, type] of Object.entries(types)) {
+      expect(koffi.sizeof(type), struct).toBe(sizes.get(struct));
+      expect(koffi.alignof(type), struct).toBe(aligns.get(struct));
+      for (const field of Object.keys(NT_LAYOUT[struct as keyof typeof types].fields)) {
+        expect(koffi.offsetof(type, field), `${struct}.${field}`).toBe(
+          offsets.get(`${struct}.${field}`),
+        );
+      }
+    }
+    expect(koffi.sizeof(t.SOCKADDR_INET)).toBe(sizes.get('SOCKADDR_INET'));
+    expect(koffi.alignof(t.SOCKADDR_INET)).toBe(aligns.get('SOCKADDR_INET'));
+    expect(koffi.offsetof(t.SOCKADDR_IN6, 'sin6_scope_id')).toBe(
+      offsets.get('SOCKADDR_INET.sin6_scope_id'),
+    );
+  });
+
+  it('serializes the sample configuration byte for byte as the C program does, and reads it back', () => {
+    const buf = encodeNtConfig(SAMPLE_NT_CONFIG);
+    expect(buf.toString('hex')).toBe(hex);
+    const back = decodeNtConfig(Buffer.from(hex, 'hex'));
+    expect(back.ok).toBe(true);
+    if (back.ok) expect(encodeNtConfig(back.value).toString('hex')).toBe(hex);
+    // koffi decodes the C bytes into the same interface fields.
+    const iface = koffi.decode(
+      Buffer.from(hex, 'hex'),
+      ntKoffiTypes(koffi).WIREGUARD_INTERFACE,
+    ) as {
+      Flags: number;
+      ListenPort: number;
+      PeersCount: number;
+    };
+    expect(iface).toMatchObject({
+      Flags: SAMPLE_NT_CONFIG.flags,
+      ListenPort: 41641,
+      PeersCount: 2,
+    });
+  });
+});
+
+describe('wireguard-nt koffi bindings against a stand-in wireguard.dll built here (Windows cannot run here)', () => {
+  let lib: LibraryHandle;
+  let stateOf: (name: string) => number;
+  let guidOf: (name: string, out: Buffer) => number;
+
+  beforeAll(() => {
+    const dir = fs.mkdtempSync(path.join(tmp, 'standin-'));
+    const so = path.join(dir, 'libwireguard-standin.so');
+    gcc(path.join(ROOT, 'native/wireguard-nt/test/stand-in-wireguard.c'), so, ['-shared', '-fPIC']);
+    lib = koffi.load(so);
+    stateOf = lib.func('int StandInAdapterState(const char16_t *Name)');
+    guidOf = lib.func('int StandInAdapterGuid(const char16_t *Name, uint8_t *Out)');
+  });
+  afterAll(() => lib?.unload());
+
+  it('creates, opens, configures (growing the buffer), logs and closes through real native calls', () => {
+    const getLastError = lib.func('uint32_t StandInGetLastError()');
+    const api = bindWireGuardNt(koffi, lib, () => Number(getLastError()));
+    const logs: string[] = [];
+    api.setLogger((level, _t, message) => logs.push(`${level}:${message}`));
+
+    const h = api.createAdapter('trellis0', 'Trellis', adapterGuid('trellis0'));
+    const guid = Buffer.alloc(16);
+    expect(guidOf('trellis0', guid)).toBe(1);
+    expect(guid.equals(Buffer.from(adapterGuid('trellis0')))).toBe(true);
+
+    try {
+      api.openAdapter('missing0');
+      expect.unreachable('opening a missing adapter must fail');
+    } catch (e) {
+      expect(e).toBeInstanceOf(WireGuardNtError);
+      expect(e).toMatchObject({ code: 'call_failed', win32Error: 2 });
+    }
+
+    // 40 peers: more than the first 4 KiB GetConfiguration guess, so ERROR_MORE_DATA is exercised.
+    const peers = Array.from({ length: 40 }, (_, i) => ({
+      ...SAMPLE_NT_CONFIG.peers[0]!,
+      publicKey: new Uint8Array(32).fill(i + 1),
+    }));
+    const config = encodeNtConfig({ ...SAMPLE_NT_CONFIG, peers });
+    expect(config.length).toBeGreaterThan(4096);
+    api.setConfiguration(h, config);
+    const same = api.openAdapter('trellis0');
+    expect(api.getConfiguration(same).equals(config)).toBe(true);
+
+    api.setAdapterState(h, true);
+    expect(stateOf('trellis0')).toBe(1);
+    expect(logs).toEqual(['0:adapter up']);
+    api.setLogger(null);
+    api.setAdapterState(h, false);
+    expect(logs).toHaveLength(1);
+    api.closeAdapter(h);
+    expect(stateOf('trellis0')).toBe(-1);
+  });
+
+  it('drives the Windows backend end to end through the bindings', async () => {
+    const getLastError = lib.func('uint32_t StandInGetLastError()');
+    const netsh: string[][] = [];
+    const backend = new WireGuardNtBackend({
+      loadApi: async () => bindWireGuardNt(koffi, lib, () => Number(getLastError())),
+      exec: async (command, args) => {
+        netsh.push([command, ...args]);
+        return { stdout: '', stderr: '' };
+      },
+    });
+    const dev = await backend.create('trellis7', { mtu: 1280 });
+    const peer = keyToBase64(generateKeyPair().publicKey);
+    await dev.apply({
+      privateKey: keyToBase64(generateKeyPair().privateKey),
+      listenPort: 41641,
+      fwmark: 0,
+      peers: [
+        {
+          publicKey: peer,
+          endpoint: '192.0.2.7:51820',
+          allowedIps: ['100.64.0.7/32'],
+          persistentKeepalive: 25,
+        },
+      ],
+    });
+    expect(stateOf('trellis7')).toBe(1);
+    // The stand-in returns the last buffer it was given: the first apply's full config.
+    const stats = await dev.stats();
+    expect(stats).toMatchObject({
+      listenPort: 41641,
+      peers: [{ publicKey: peer, endpoint: '192.0.2.7:51820' }],
+    });
+    expect(netsh.map((c) => c[2])).toEqual(['ipv4', 'ipv6']);
+    await dev.close();
+    expect(stateOf('trellis7')).toBe(-1);
+  });
+});

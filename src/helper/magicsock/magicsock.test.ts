@@ -1,0 +1,216 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunningRelay } from '../../control/relay/standalone.js';
+import type { RelayMap } from '../../shared/schema/control/netmap.js';
+import { ManualClock } from '../testing/manual-clock.js';
+import { waitFor } from '../testing/wait.js';
+import { TRUST_DIRECT_PATH_MS, DISCOVERY_INTERVAL_MS } from './peer-paths.js';
+import {
+  applyNetmap,
+  ownEndpoints,
+  peerEntry,
+  relayMapOf,
+  startNode,
+  startRelay,
+  wgPacket,
+  type Node,
+} from './test-harness.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function relay(id: number): Promise<RunningRelay> {
+  const r = await startRelay(id);
+  cleanups.push(() => r.close());
+  return r;
+}
+
+async function node(i: number, clock?: ManualClock): Promise<Node> {
+  const n = await startNode(i, clock ? { clock } : {});
+  cleanups.push(
+    () => n.ms.close(),
+    () => n.wg.close(),
+  );
+  return n;
+}
+
+/** Gives `a` and `b` each other as peers; returns each side's proxy endpoint for the other. */
+async function connect(
+  a: Node,
+  b: Node,
+  relayMap: RelayMap,
+  opts: { endpoints?: boolean; homeRegion?: { a: number; b: number } } = {},
+): Promise<{ aToB: string; bToA: string }> {
+  const withEndpoints = opts.endpoints ?? true;
+  a.ms.setOwnEndpoints(ownEndpoints(a));
+  b.ms.setOwnEndpoints(ownEndpoints(b));
+  const entry = (n: Node, home: number) =>
+    peerEntry(n, { ...(withEndpoints ? {} : { endpoints: [] }), homeRegion: home });
+  const pa = await applyNetmap(a, [entry(b, opts.homeRegion?.b ?? 1)], relayMap);
+  const pb = await applyNetmap(b, [entry(a, opts.homeRegion?.a ?? 1)], relayMap);
+  return { aToB: pa.get(b.nodeKey)!, bToA: pb.get(a.nodeKey)! };
+}
+
+const pathOf = (from: Node, to: Node) => from.ms.peerStatus(to.nodeKey)?.path;
+
+/** Sends a tagged datagram from `from`'s WireGuard and waits until `to`'s WireGuard has it. */
+async function passes(from: Node, to: Node, endpoint: string, tag: number): Promise<void> {
+  const has = () => to.wg.received.some((r) => r.packet[16] === tag);
+  await waitFor(
+    () => {
+      if (!has()) from.wg.send(endpoint, wgPacket(tag));
+      return has();
+    },
+    `datagram ${tag} from node ${from.index} to node ${to.index}`,
+    5000,
+    50,
+  );
+}
+
+describe('magicsock on loopback with a real relay', () => {
+  it('finds the direct path with disco and carries WireGuard both ways through the proxies', async () => {
+    const r1 = await relay(1);
+    const [a, b] = [await node(1), await node(2)];
+    const { aToB, bToA } = await connect(a, b, relayMapOf([{ id: 1, relay: r1 }]));
+    await waitFor(() => pathOf(a, b)?.type === 'direct', 'a: direct path to b');
+    await waitFor(() => pathOf(b, a)?.type === 'direct', 'b: direct path to a');
+    expect(pathOf(a, b)).toEqual({ type: 'direct', endpoint: `127.0.0.1:${b.ms.port}` });
+    expect(a.ms.peerStatus(b.nodeKey)?.latencyMs).toBeGreaterThanOrEqual(0);
+
+    await passes(a, b, aToB, 1);
+    await passes(b, a, bToA, 2);
+    // WireGuard sees each peer at its proxy: the datagram came from b's proxy for a.
+    const got = b.wg.received.find((r) => r.packet[16] === 1)!;
+    expect(`127.0.0.1:${got.from}`).toBe(bToA);
+    expect(a.ms.counters.wgDirectOut).toBeGreaterThan(0);
+    expect(b.ms.counters.wgDirectIn).toBeGreaterThan(0);
+    expect(a.ms.counters.receiveErrors + b.ms.counters.receiveErrors).toBe(0);
+
+    const ping = await a.ms.ping(b.nodeKey, 2000);
+    expect(ping?.path).toEqual({ type: 'direct', endpoint: `127.0.0.1:${b.ms.port}` });
+  });
+
+  it('holds a peer’s packets until WireGuard is configured with that peer', async () => {
+    const r1 = await relay(1);
+    const map = relayMapOf([{ id: 1, relay: r1 }]);
+    const [a, b] = [await node(1), await node(2)];
+    const { aToB } = await connect(a, b, map);
+    await waitFor(() => pathOf(a, b)?.type === 'direct', 'a: direct path to b');
+    // b learns of a third peer c, but its WireGuard is not configured with c yet.
+    const c = await node(3);
+    const cToB = (await applyNetmap(c, [peerEntry(b)], map)).get(b.nodeKey)!;
+    await b.ms.setNetmap({
+      selfNodeKey: b.nodeKey,
+      peers: [peerEntry(a), peerEntry(c)],
+      relayMap: map,
+      relayToken: b.token,
+    });
+    await waitFor(() => pathOf(c, b)?.type === 'direct', 'c: direct path to b');
+    c.wg.send(cToB, wgPacket(7));
+    await waitFor(() => b.ms.counters.wgDirectIn > 0, 'b got c’s packet');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(b.wg.received.some((r) => r.packet[16] === 7)).toBe(false);
+    b.ms.wireGuardConfigured(b.wg.port);
+    await waitFor(() => b.wg.received.some((r) => r.packet[16] === 7), 'held packet delivered');
+    await passes(a, b, aToB, 8);
+  });
+
+  it('relays while no direct path works, then upgrades to direct once it does', async () => {
+    const r1 = await relay(1);
+    const clock = new ManualClock();
+    const [a, b] = [await node(1, clock), await node(2, clock)];
+    a.direct = false; // a's UDP is blocked from the start
+    const { aToB, bToA } = await connect(a, b, relayMapOf([{ id: 1, relay: r1 }]));
+    await passes(a, b, aToB, 1);
+    await passes(b, a, bToA, 2);
+    expect(b.ms.counters.wgRelayIn).toBeGreaterThan(0);
+    expect(a.ms.counters.wgRelayIn).toBeGreaterThan(0);
+    await waitFor(() => pathOf(a, b)?.type === 'relay', 'a: relayed path to b');
+    expect(pathOf(a, b)).toEqual({ type: 'relay', region: 1 });
+    const ping = await a.ms.ping(b.nodeKey, 2000);
+    expect(ping?.path).toEqual({ type: 'relay', region: 1 });
+
+    // UDP works again: the next discovery round finds the direct path.
+    a.direct = true;
+    clock.advance(DISCOVERY_INTERVAL_MS);
+    a.wg.send(aToB, wgPacket(3));
+    await waitFor(() => pathOf(a, b)?.type === 'direct', 'a: upgraded to direct');
+    await waitFor(() => {
+      b.wg.send(bToA, wgPacket(4));
+      return pathOf(b, a)?.type === 'direct';
+    }, 'b: upgraded to direct');
+  });
+
+  it('falls back to the relay when a direct path stops answering', async () => {
+    const r1 = await relay(1);
+    const clock = new ManualClock();
+    const [a, b] = [await node(1, clock), await node(2, clock)];
+    const { aToB } = await connect(a, b, relayMapOf([{ id: 1, relay: r1 }]));
+    await waitFor(() => pathOf(a, b)?.type === 'direct', 'a: direct path to b');
+    await passes(a, b, aToB, 1);
+    const relayedBefore = b.ms.counters.wgRelayIn;
+
+    b.direct = false; // the path breaks: heartbeats go unanswered
+    clock.advance(TRUST_DIRECT_PATH_MS + 1);
+    expect(pathOf(a, b)).toEqual({ type: 'relay', region: 1 });
+    await passes(a, b, aToB, 2);
+    expect(b.ms.counters.wgRelayIn).toBeGreaterThan(relayedBefore);
+  });
+
+  it('punches through with call-me-maybe when neither side lists the other’s endpoints', async () => {
+    const r1 = await relay(1);
+    const [a, b] = [await node(1), await node(2)];
+    const { aToB } = await connect(a, b, relayMapOf([{ id: 1, relay: r1 }]), {
+      endpoints: false,
+    });
+    await waitFor(() => pathOf(a, b)?.type === 'direct', 'a: direct path via call-me-maybe');
+    await waitFor(() => pathOf(b, a)?.type === 'direct', 'b: direct path via call-me-maybe');
+    await passes(a, b, aToB, 1);
+  });
+
+  it('reaches a peer homed in another region through that region', async () => {
+    const [r1, r2] = [await relay(1), await relay(2)];
+    const map = relayMapOf([
+      { id: 1, relay: r1 },
+      { id: 2, relay: r2 },
+    ]);
+    const [a, b] = [await node(1), await node(2)];
+    a.direct = false;
+    b.ms.setPreferredRegion(2);
+    const { aToB, bToA } = await connect(a, b, map, { homeRegion: { a: 1, b: 2 } });
+    await waitFor(() => b.ms.homeRegion === 2, 'b homed in region 2');
+    expect(a.ms.homeRegion).toBe(1);
+    await passes(a, b, aToB, 1);
+    await passes(b, a, bToA, 2);
+    // Relays deliver within one region: a had to open region 2 to reach b there.
+    expect(a.ms.relayStatus()).toEqual([
+      { id: 1, home: true, state: 'connected' },
+      { id: 2, home: false, state: 'connected' },
+    ]);
+  });
+
+  it('moves home to another region when the home relay goes down, and keeps relaying', async () => {
+    const [r1, r2] = [await relay(1), await relay(2)];
+    const map = relayMapOf([
+      { id: 1, relay: r1 },
+      { id: 2, relay: r2 },
+    ]);
+    const [a, b] = [await node(1), await node(2)];
+    a.direct = false;
+    const homes: (number | null)[] = [];
+    a.ms.on('home-region', (r) => homes.push(r));
+    const { aToB, bToA } = await connect(a, b, map);
+    await passes(a, b, aToB, 1);
+    await passes(b, a, bToA, 2);
+    expect(a.ms.homeRegion).toBe(1);
+
+    await r1.close();
+    await waitFor(() => a.ms.homeRegion === 2 && b.ms.homeRegion === 2, 'both homed in region 2');
+    expect(homes).toEqual([1, 2]);
+    // Each side's netmap still says the other is homed in region 1; traffic flows through 2.
+    await passes(a, b, aToB, 3);
+    await passes(b, a, bToA, 4);
+    expect(pathOf(a, b)).toEqual({ type: 'relay', region: 2 });
+  });
+});

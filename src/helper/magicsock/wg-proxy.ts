@@ -1,0 +1,118 @@
+/**
+ * The per-peer loopback proxy between the local WireGuard device and magicsock (NetBird's
+ * userspace wgproxy). WireGuard knows each peer by a loopback endpoint, one UDP socket per peer:
+ * what WireGuard sends there goes to that peer over magicsock's best path, and what arrives from
+ * the peer is sent to WireGuard from the same socket, so WireGuard always sees the peer at one
+ * stable address whatever path carries the packets.
+ *
+ * Only WireGuard's own port may use a proxy: datagrams from any other local source are dropped.
+ * Until WireGuard's port is known (the device reports it after its first config), packets in
+ * both directions wait in small queues instead of being lost: a lost handshake initiation costs
+ * a 5 s retry, and a peer's first handshake often arrives while our device is still starting.
+ */
+import dgram from 'node:dgram';
+
+/** Packets held per proxy and direction until WireGuard's port is known: a few handshakes. */
+export const MAX_PENDING_BEFORE_PORT = 16;
+
+export interface WgProxyCounters {
+  /** Datagrams from a local source other than WireGuard's port. */
+  proxyForeignSource: number;
+  /** Packets for WireGuard dropped because its port was unknown or the send failed. */
+  proxyDeliverFailed: number;
+}
+
+export interface WgProxyOptions {
+  /** Loopback address the proxies and WireGuard talk on. */
+  readonly loopback: string;
+  /** WireGuard sent a packet for the peer. */
+  readonly onOutbound: (packet: Uint8Array) => void;
+  readonly counters: WgProxyCounters;
+  /** WireGuard's listen port, when known. */
+  readonly wgPort: () => number | null;
+}
+
+export class WgProxy {
+  /** From WireGuard (with its source port), and for it, while its port is unknown. */
+  private readonly pending: { packet: Uint8Array; port: number }[] = [];
+  private readonly inbound: Uint8Array[] = [];
+  /** WireGuard has been configured with this peer: it would drop the peer's packets before. */
+  private ready = false;
+  private closed = false;
+
+  private constructor(
+    private readonly socket: dgram.Socket,
+    private readonly opts: WgProxyOptions,
+    /** The loopback "ip:port" WireGuard uses as this peer's endpoint. */
+    readonly endpoint: string,
+  ) {
+    socket.on('message', (packet, rinfo) => this.onMessage(packet, rinfo));
+  }
+
+  static async open(opts: WgProxyOptions): Promise<WgProxy> {
+    const socket = dgram.createSocket({ type: opts.loopback.includes(':') ? 'udp6' : 'udp4' });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind({ address: opts.loopback, port: 0 }, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    // A send error (WireGuard restarting, ICMP unreachable) must never become an exception.
+    socket.on('error', () => undefined);
+    const { port } = socket.address();
+    const host = opts.loopback.includes(':') ? `[${opts.loopback}]` : opts.loopback;
+    return new WgProxy(socket, opts, `${host}:${port}`);
+  }
+
+  /** A packet from the peer: hand it to WireGuard. */
+  deliver(packet: Uint8Array): void {
+    const port = this.opts.wgPort();
+    if (this.closed) return;
+    if (port === null || !this.ready) {
+      if (this.inbound.length < MAX_PENDING_BEFORE_PORT) this.inbound.push(packet);
+      else this.opts.counters.proxyDeliverFailed++;
+      return;
+    }
+    this.socket.send(packet, port, this.opts.loopback, (e) => {
+      if (e) this.opts.counters.proxyDeliverFailed++;
+    });
+  }
+
+  /** WireGuard now knows this peer and listens on `port`: release what waited for it. */
+  configured(port: number): void {
+    this.ready = true;
+    for (const p of this.pending.splice(0)) {
+      if (p.port === port) this.opts.onOutbound(p.packet);
+      else this.opts.counters.proxyForeignSource++;
+    }
+    for (const p of this.inbound.splice(0)) this.deliver(p);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pending.length = 0;
+    this.inbound.length = 0;
+    this.socket.close();
+  }
+
+  private onMessage(packet: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (rinfo.address !== this.opts.loopback) {
+      this.opts.counters.proxyForeignSource++;
+      return;
+    }
+    const port = this.opts.wgPort();
+    if (port === null) {
+      if (this.pending.length < MAX_PENDING_BEFORE_PORT) {
+        this.pending.push({ packet, port: rinfo.port });
+      } else this.opts.counters.proxyDeliverFailed++;
+      return;
+    }
+    if (rinfo.port !== port) {
+      this.opts.counters.proxyForeignSource++;
+      return;
+    }
+    this.opts.onOutbound(packet);
+  }
+}
