@@ -80,9 +80,15 @@ for (const driver of ['sqlite', 'postgres'] as Driver[]) {
       return m;
     };
 
+    let geoDir: string;
+    let geoFile: string;
     beforeAll(async () => {
+      // A copy of the fixture, so a test can replace it as an operator would.
+      geoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis-geo-'));
+      geoFile = path.join(geoDir, 'geo.csv');
+      fs.copyFileSync(GEO_FIXTURE, geoFile);
       c = await startTestControl(driver, {
-        geoipDatabase: GEO_FIXTURE,
+        geoipDatabase: geoFile,
         rateLimits: { signInPerMinute: 600, signInBurst: 100 },
       });
       owner = await passwordLogin(c.url, c.owner.email, c.owner.password);
@@ -90,6 +96,7 @@ for (const driver of ['sqlite', 'postgres'] as Driver[]) {
     afterAll(async () => {
       await Promise.all(open.map((m) => m.close()));
       await c?.stop();
+      fs.rmSync(geoDir, { recursive: true, force: true });
     });
 
     it('removes a peer from the affected maps within one delta and leaves other streams untouched', async () => {
@@ -249,6 +256,21 @@ for (const driver of ['sqlite', 'postgres'] as Driver[]) {
         'Access is allowed only from DE (this device appears to be in RU).',
       );
       await ml.until((x) => !hasPeer(x, desk.deviceId), SETTLE_MS);
+
+      // The operator's new database places that range in Germany: after the reload (the sweep
+      // or SIGHUP does this in a running server) the check passes again, live.
+      const next = path.join(geoDir, 'next.csv');
+      fs.writeFileSync(next, '203.0.113.0/24,DE\n');
+      fs.renameSync(next, geoFile);
+      expect((await c.server.reloadGeoDatabase()).type).toBe('reloaded');
+      await ml.until((x) => check(x.netmap, 'geolocation')?.passed === true, SETTLE_MS);
+      await ml.until((x) => hasPeer(x, desk.deviceId), SETTLE_MS);
+      // A broken replacement is refused and changes nothing.
+      fs.writeFileSync(next, '203.0.113.0/24,Deutschland\n');
+      fs.renameSync(next, geoFile);
+      expect((await c.server.reloadGeoDatabase()).type).toBe('failed');
+      await sleep(QUIET_MS);
+      expect(check(ml.netmap, 'geolocation')?.passed).toBe(true);
     });
 
     it('delivers MagicDNS, split DNS and extra records to connected devices as one delta', async () => {

@@ -122,12 +122,22 @@ describe('namespace NAT lab', () => {
     expect((await received).map((r) => r.from.address)).toEqual([WEB_ADDRESS]);
   });
 
-  it("easy: filtering is address-and-port dependent: only the server's ip:port gets in", async () => {
+  it('easy: filtering is address-dependent: any port of a contacted host gets in, other hosts do not', async () => {
     const d = device('easy');
     const { probe, received } = await stunProbeAndListen(lab, d.ns, stun.slice(0, 1), LISTEN_MS);
     const [mapped] = probe.answers.map((a) => (a.ok ? a.mapped : null));
     expect(mapped?.address).toBe(site('easy').router.wanAddress);
-    // Another host, and the STUN server's own host from another port: both must be dropped.
+    // The STUN server's host from another (ephemeral) port gets in; a host never contacted not.
+    await sendDatagram(lab, web.ns, mapped!);
+    await sendDatagram(lab, stunHosts[0]!.ns, mapped!);
+    expect((await received).map((r) => r.from.address)).toEqual([stunHosts[0]!.address]);
+  });
+
+  it('hard: filtering is address-and-port dependent: not even the contacted host from another port', async () => {
+    const d = device('hard');
+    const { probe, received } = await stunProbeAndListen(lab, d.ns, stun.slice(0, 1), LISTEN_MS);
+    const [mapped] = probe.answers.map((a) => (a.ok ? a.mapped : null));
+    expect(mapped?.address).toBe(site('hard').router.wanAddress);
     await sendDatagram(lab, web.ns, mapped!);
     await sendDatagram(lab, stunHosts[0]!.ns, mapped!);
     expect(await received).toEqual([]);

@@ -74,6 +74,10 @@ describe('NAT rulesets', () => {
     expect(hard).toContain('snat ip to 203.0.113.101 fully-random');
     expect(easy).toContain('snat ip to 203.0.113.101\n');
     expect(blocked).toContain('meta l4proto tcp accept');
-    expect(easy).not.toContain('l4proto');
+    expect(easy).not.toContain('l4proto tcp');
+    // Address-dependent filtering for easy NAT only.
+    expect(easy).toContain('dnat ip to ip saddr . udp dport map @adf');
+    expect(hard).not.toContain('@adf');
+    expect(blocked).not.toContain('@adf');
   });
 });

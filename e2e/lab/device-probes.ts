@@ -3,6 +3,8 @@
  * the scripts whoami.ts and dns-query.ts print, and helpers that run them in a namespace through
  * any lab (base netns.ts or topology.ts), parsing their output as any process boundary.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import type { ExecOptions, ExecResult } from '../../src/helper/exec.js';
@@ -12,6 +14,7 @@ import { parseLastJsonLine } from './script-output.js';
 export const WHOAMI_SCRIPT = fileURLToPath(new URL('./whoami.ts', import.meta.url));
 export const DNS_QUERY_SCRIPT = fileURLToPath(new URL('./dns-query.ts', import.meta.url));
 export const DNS_STUB_SCRIPT = fileURLToPath(new URL('./dns-stub.ts', import.meta.url));
+export const CONTROL_ADMIN_SCRIPT = fileURLToPath(new URL('./control-admin.ts', import.meta.url));
 export const MAGICDNS_SERVE_SCRIPT = fileURLToPath(new URL('./magicdns-serve.ts', import.meta.url));
 
 const ProbeError = z.object({ code: z.string(), message: z.string() });
@@ -33,6 +36,16 @@ export const DnsQueryOutput = z.discriminatedUnion('ok', [
   z.object({ ok: z.literal(false), error: ProbeError }),
 ]);
 export type DnsQueryOutput = z.infer<typeof DnsQueryOutput>;
+
+/** One admin API call for control-admin.ts. */
+export const AdminRequest = z.object({
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
+  path: z.string().startsWith('/v1/admin'),
+  body: z.unknown().optional(),
+});
+export type AdminRequest = z.infer<typeof AdminRequest>;
+export const AdminResults = z.array(z.object({ status: z.number(), body: z.unknown() }));
+export type AdminResults = z.infer<typeof AdminResults>;
 
 /** Anything that runs a program in a namespace (Lab.exec, NatLab.exec). */
 export type NsExec = (
@@ -105,4 +118,36 @@ export async function dnsQuery(
     DnsQueryOutput,
     'dns-query',
   );
+}
+
+/**
+ * Runs admin API requests as `owner` from the control host's namespace (control-admin.ts);
+ * throws unless every request answered 2xx.
+ */
+export async function adminCalls(
+  exec: NsExec,
+  controlNs: string,
+  workDir: string,
+  control: { url: string; owner: { email: string; password: string } },
+  requests: readonly AdminRequest[],
+): Promise<AdminResults> {
+  const file = join(workDir, `admin-${Date.now()}-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(file, JSON.stringify(requests), { mode: 0o600 });
+  const args = [
+    '--url',
+    control.url,
+    '--email',
+    control.owner.email,
+    '--password',
+    control.owner.password,
+    '--requests',
+    file,
+  ];
+  const stdout = await runProbe(exec, controlNs, CONTROL_ADMIN_SCRIPT, args, 30_000);
+  const results = parseLastJsonLine(stdout, AdminResults, 'control-admin');
+  const bad = results.find((r) => r.status >= 300);
+  if (bad || results.length !== requests.length) {
+    throw new Error(`admin requests failed: ${JSON.stringify(results).slice(0, 2000)}`);
+  }
+  return results;
 }

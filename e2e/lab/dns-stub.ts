@@ -1,7 +1,8 @@
 /**
  * A fake upstream nameserver for the lab: `dns-stub.ts --host ADDR --port N --answer IPV4`
  * answers every A query over UDP with `answer` (TTL 60) and everything else with NXDOMAIN.
- * Prints a ReadyLine once listening, then one `{"asked": name}` line per query; stops on SIGTERM.
+ * Prints a ReadyLine once listening, then one `{"asked": name, "from": address}` line per
+ * query; stops on SIGTERM.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -31,7 +32,7 @@ socket.on('message', (msg, rinfo) => {
   }
   const question = q.questions?.[0];
   if (!question) return;
-  emit({ asked: question.name });
+  emit({ asked: question.name, from: rinfo.address });
   const reply = dnsPacket.encode({
     type: 'response',
     id: q.id,

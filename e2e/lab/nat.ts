@@ -1,14 +1,20 @@
 /**
  * The NAT kinds a lab site can have, and the nftables ruleset each site router gets.
  *
- * Linux conntrack gives every kind address-and-port-dependent filtering: a packet from the
- * internet reaches a LAN device only as the reply to a flow the device started (same remote
- * ip:port). What differs is the mapping:
+ * Linux conntrack alone gives address-and-port-dependent filtering: a packet from the internet
+ * reaches a LAN device only as the reply to a flow the device started (same remote ip:port).
  *
  * - 'easy'  `snat to <wan>`: nf_nat keeps the device's source port whenever the resulting tuple
  *           is unique, and the tuple includes the destination, so one local ip:port maps to the
  *           same public ip:port towards every destination: endpoint-independent mapping
- *           (RFC 4787 §4.1), what Tailscale calls an easy NAT.
+ *           (RFC 4787 §4.1), what Tailscale calls an easy NAT. Its filtering is
+ *           address-dependent (RFC 4787 §5, the common home-router setting): once a device has
+ *           sent to a remote IP from a port, UDP from that IP, from any of its ports, to the
+ *           public port reaches the device. A dynamic nftables map keyed by (remote IP, port)
+ *           remembers who sent where (refreshed by every outgoing packet, forgotten 2 minutes
+ *           after the last one, like the mapping itself). This is what lets an easy side meet a
+ *           hard side directly: the hard side's packets come from a port nobody could predict,
+ *           but from the address the easy side already sent to.
  * - 'hard'  `snat to <wan> fully-random`: every new flow (every destination) gets a random port
  *           from the kernel's PRNG: endpoint-dependent ("symmetric") mapping.
  * - 'blocked' easy NAT whose forward chain lets only TCP out: UDP (so STUN and direct
@@ -40,6 +46,11 @@ export const ROUTER_LAN_IF = 'lan';
 export interface NatRouterSpec {
   /** 'preserve': endpoint-independent, port-preserving; 'random': a random port per flow. */
   readonly mapping: 'preserve' | 'random';
+  /**
+   * Which unsolicited UDP from the WAN side reaches a LAN device: 'address' (from any port of an
+   * IP the device sent to from that port) or 'address-port' (only replies: conntrack alone).
+   */
+  readonly filtering: 'address' | 'address-port';
   /** What LAN devices may start towards the WAN side. */
   readonly outbound: 'all' | 'tcp-only';
   /** The LAN prefix whose sources are translated. */
@@ -58,16 +69,16 @@ export function natRouters(
     case 'none':
       return [];
     case 'easy':
-      return [{ mapping: 'preserve', outbound: 'all', ...inner }];
+      return [{ mapping: 'preserve', filtering: 'address', outbound: 'all', ...inner }];
     case 'hard':
-      return [{ mapping: 'random', outbound: 'all', ...inner }];
+      return [{ mapping: 'random', filtering: 'address-port', outbound: 'all', ...inner }];
     case 'blocked':
-      return [{ mapping: 'preserve', outbound: 'tcp-only', ...inner }];
+      return [{ mapping: 'preserve', filtering: 'address-port', outbound: 'tcp-only', ...inner }];
     case 'double':
       if (!outer) throw new Error("a 'double' site needs an outer router");
       return [
-        { mapping: 'preserve', outbound: 'all', ...inner },
-        { mapping: 'preserve', outbound: 'all', ...outer },
+        { mapping: 'preserve', filtering: 'address', outbound: 'all', ...inner },
+        { mapping: 'preserve', filtering: 'address', outbound: 'all', ...outer },
       ];
   }
 }
@@ -75,6 +86,9 @@ export function natRouters(
 /** nftables table names the lab installs in a router namespace. */
 export const NAT_TABLE = 'lab_nat';
 export const FILTER_TABLE = 'lab_filter';
+const ADF_MAP = 'adf';
+/** How long an easy NAT keeps letting a remote IP in after the device last sent to it. */
+const ADF_TIMEOUT = '2m';
 
 /** The whole ruleset (for `nft -f -`) of one NAT router. */
 export function natRuleset(spec: NatRouterSpec): string {
@@ -83,8 +97,30 @@ export function natRuleset(spec: NatRouterSpec): string {
     spec.outbound === 'tcp-only'
       ? `iifname "${ROUTER_LAN_IF}" oifname "${ROUTER_WAN_IF}" meta l4proto tcp accept`
       : `iifname "${ROUTER_LAN_IF}" oifname "${ROUTER_WAN_IF}" accept`;
+  // Address-dependent filtering (port-preserving mappings only: the map keys on the LAN port,
+  // which is the public port). The update sits in a forward chain, so every outgoing packet
+  // (still carrying its LAN source) refreshes the entry; the DNAT happens for new inbound flows.
+  const adf =
+    spec.filtering === 'address' && spec.mapping === 'preserve'
+      ? [
+          `  map ${ADF_MAP} {`,
+          `    type ipv4_addr . inet_service : ipv4_addr`,
+          `    flags dynamic,timeout`,
+          `    timeout ${ADF_TIMEOUT}`,
+          `  }`,
+          `  chain adf_learn {`,
+          `    type filter hook forward priority filter - 10; policy accept;`,
+          `    iifname "${ROUTER_LAN_IF}" oifname "${ROUTER_WAN_IF}" ip saddr ${spec.lanCidr} update @${ADF_MAP} { ip daddr . udp sport : ip saddr }`,
+          `  }`,
+          `  chain prerouting {`,
+          `    type nat hook prerouting priority dstnat; policy accept;`,
+          `    iifname "${ROUTER_WAN_IF}" ip daddr ${spec.wanAddress} meta l4proto udp dnat ip to ip saddr . udp dport map @${ADF_MAP}`,
+          `  }`,
+        ]
+      : [];
   return [
     `table ip ${NAT_TABLE} {`,
+    ...adf,
     `  chain postrouting {`,
     `    type nat hook postrouting priority srcnat; policy accept;`,
     `    oifname "${ROUTER_WAN_IF}" ip saddr ${spec.lanCidr} snat ip to ${spec.wanAddress}${flags}`,
@@ -100,6 +136,8 @@ export function natRuleset(spec: NatRouterSpec): string {
     // A stateful home router: replies to what the LAN started come in; nothing else does.
     `    type filter hook forward priority filter; policy drop;`,
     `    ct state established,related accept`,
+    // What address-dependent filtering let in (DNATed by the map above).
+    `    iifname "${ROUTER_WAN_IF}" oifname "${ROUTER_LAN_IF}" ct status dnat accept`,
     `    ${outbound}`,
     `  }`,
     `}`,

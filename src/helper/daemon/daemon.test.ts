@@ -18,6 +18,17 @@ import { FakeWireGuardBackend, type FakeWireGuardDevice } from '../wg/fake.js';
 import { WgError } from '../wg/types.js';
 import type { ResolverConfig } from '../dns/server.js';
 import { TRELLIS_FWMARK } from '../os/exit-routing.js';
+import { issueRelayToken } from '../../control/relay/token.js';
+import { keyFromBase64 } from '../../shared/keys.js';
+import { Magicsock } from '../magicsock/magicsock.js';
+import {
+  applyNetmap,
+  issuer,
+  peerEntry,
+  relayMapOf,
+  startNode,
+  startRelay,
+} from '../magicsock/test-harness.js';
 import { Daemon, type DaemonDeps } from './daemon.js';
 import { silentLogger } from './log.js';
 
@@ -555,5 +566,86 @@ describe('Daemon', () => {
     });
     // Sent on the netmap change, well before the periodic check (POSTURE_REFRESH_INTERVAL_MS).
     await waitFor(() => reported()?.includes('/opt/edr/agent'), 'report with it', 5000);
+  });
+});
+
+describe('Daemon with magicsock', () => {
+  it('gives WireGuard loopback proxies, pings with disco and shows the path it measured', async () => {
+    const relay = await startRelay(1);
+    cleanups.push(() => relay.close());
+    const relayMap = relayMapOf([{ id: 1, relay }]);
+    const peer = await startNode(1);
+    cleanups.push(
+      () => peer.ms.close(),
+      () => peer.wg.close(),
+    );
+    const ms = new Magicsock({ port: 0, log: silentLogger, bind4: '127.0.0.1', bind6: null });
+    const w = await world();
+    const d = await daemon(w, { magicsock: ms });
+    const n = w.control.connections.length;
+    expect((await d.up({ authKey: AUTH_KEY })).ok).toBe(true);
+    const conn = await w.control.connection(n);
+    const hello = (await waitFor(() => conn.received[0], 'hello')) as {
+      nodeKey: string;
+      discoKey: string;
+    };
+    expect(hello.discoKey).toBe(ms.discoPublicKey);
+    const nodeKey = keyFromBase64(hello.nodeKey);
+    if (!nodeKey.ok) throw new Error('node key');
+    const token = await issueRelayToken(issuer.privateKey, {
+      nodeKey: nodeKey.value,
+      networkId: 'net1',
+    });
+    conn.send({
+      type: 'full',
+      seq: 1,
+      resumeToken: 'tok',
+      netmap: {
+        ...netmapFor(hello.nodeKey, [peerEntry(peer)]),
+        relayMap,
+        relayToken: { token, expiresAt: '2099-01-01T00:00:00.000Z' },
+      },
+    });
+    await waitFor(() => d.backendState().state === 'running', 'running');
+    // The peer knows us as its netmap would say: our disco key and magicsock's port.
+    await applyNetmap(
+      peer,
+      [
+        {
+          ...samplePeer(9),
+          nodeKey: hello.nodeKey,
+          discoKey: hello.discoKey,
+          endpoints: [{ addr: `127.0.0.1:${ms.port}`, type: 'local' }],
+        },
+      ],
+      relayMap,
+    );
+
+    // WireGuard listens on a port of its own and reaches the peer at a loopback proxy.
+    const wg = await waitFor(() => device(w).deviceState, 'device');
+    expect(wg.listenPort).not.toBe(ms.port);
+    expect(wg.peers[0]?.endpoint).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(wg.peers[0]?.endpoint).not.toBe(`127.0.0.1:${peer.ms.port}`);
+
+    const r = await d.ping({ peer: 'peer-1', count: 2, timeoutMs: 2000 });
+    expect(r.ok && r.value.results.map((a) => a.outcome === 'pong' && a.path)).toContainEqual({
+      type: 'direct',
+      endpoint: `127.0.0.1:${peer.ms.port}`,
+    });
+    await waitFor(
+      async () => (await d.status()).peers[0]?.path.type === 'direct',
+      'status shows the direct path',
+    );
+    const s = await d.status();
+    expect(s.peers[0]?.path).toEqual({ type: 'direct', endpoint: `127.0.0.1:${peer.ms.port}` });
+    expect(s.peers[0]?.latencyMs).toBeGreaterThanOrEqual(0);
+    // Our home region went to control.
+    await waitFor(
+      () =>
+        conn.received.some(
+          (m) => (m as { preferredRelayRegion?: number }).preferredRelayRegion === 1,
+        ),
+      'preferredRelayRegion reported',
+    );
   });
 });

@@ -310,7 +310,10 @@ export class Daemon {
         keyExpiry: this.netmap?.self.keyExpiry ?? this.registration?.keyExpiry ?? null,
         stateIssues: this.stateIssues,
         exitNodeProblem: this.prefs.wantRunning ? this.features.exitNodeProblem : null,
-        dnsProblem: this.features.dnsProblem,
+        dnsProblem:
+          [this.features.dnsProblem, ...(this.deps.os.warnings?.() ?? [])]
+            .filter((p) => p !== null)
+            .join('; ') || null,
       }),
       exitNode: this.features.exitNodeInUse(this.prefs),
       hostOs: 'linux',

@@ -538,9 +538,12 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
       this.counters.directFiltered++;
       return true; // "sent", then lost on the way: what a broken path looks like
     }
-    sock.send(packet, addr.port, addr.ip, (e) => {
-      if (e) this.counters.sendFailed++;
-    });
+    try {
+      sock.send(packet, addr.port, addr.ip); // an asynchronous failure is an 'error' event
+    } catch {
+      this.counters.sendFailed++;
+      return false;
+    }
     return true;
   }
 
@@ -558,8 +561,11 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
       sock.close();
       throw e;
     });
-    // ICMP errors surface as send errors; they must not take the socket (or process) down.
-    sock.on('error', (e) => this.opts.log.debug({ error: e.message }, 'magicsock socket error'));
+    // Send errors (and ICMP errors reported as such) must not take the socket (or process) down.
+    sock.on('error', (e) => {
+      this.counters.sendFailed++;
+      this.opts.log.debug({ error: e.message }, 'magicsock socket error');
+    });
     sock.on('message', (packet, rinfo) => this.guard(() => this.onUdp(packet, rinfo)));
     return sock;
   }

@@ -38,6 +38,12 @@ export class WgProxy {
   private readonly inbound: Uint8Array[] = [];
   /** WireGuard has been configured with this peer: it would drop the peer's packets before. */
   private ready = false;
+  /**
+   * The socket is connected to WireGuard's port: sends then skip the per-packet address lookup,
+   * and the kernel itself drops datagrams from any other source.
+   */
+  private conn: { port: number; state: 'connecting' | 'connected' } | null = null;
+  private wantPort: number | null = null;
   private closed = false;
 
   private constructor(
@@ -47,6 +53,7 @@ export class WgProxy {
     readonly endpoint: string,
   ) {
     socket.on('message', (packet, rinfo) => this.onMessage(packet, rinfo));
+    socket.on('error', () => void this.opts.counters.proxyDeliverFailed++);
   }
 
   static async open(opts: WgProxyOptions): Promise<WgProxy> {
@@ -59,7 +66,6 @@ export class WgProxy {
       });
     });
     // A send error (WireGuard restarting, ICMP unreachable) must never become an exception.
-    socket.on('error', () => undefined);
     const { port } = socket.address();
     const host = opts.loopback.includes(':') ? `[${opts.loopback}]` : opts.loopback;
     return new WgProxy(socket, opts, `${host}:${port}`);
@@ -67,26 +73,46 @@ export class WgProxy {
 
   /** A packet from the peer: hand it to WireGuard. */
   deliver(packet: Uint8Array): void {
-    const port = this.opts.wgPort();
     if (this.closed) return;
-    if (port === null || !this.ready) {
+    const conn = this.conn;
+    if (!this.ready || conn?.state !== 'connected' || conn.port !== this.wantPort) {
       if (this.inbound.length < MAX_PENDING_BEFORE_PORT) this.inbound.push(packet);
       else this.opts.counters.proxyDeliverFailed++;
       return;
     }
-    this.socket.send(packet, port, this.opts.loopback, (e) => {
-      if (e) this.opts.counters.proxyDeliverFailed++;
-    });
+    try {
+      this.socket.send(packet); // asynchronous failures arrive as 'error' events
+    } catch {
+      this.opts.counters.proxyDeliverFailed++; // the socket closed under us
+    }
   }
 
   /** WireGuard now knows this peer and listens on `port`: release what waited for it. */
   configured(port: number): void {
     this.ready = true;
+    this.wantPort = port;
+    this.syncConnection();
     for (const p of this.pending.splice(0)) {
       if (p.port === port) this.opts.onOutbound(p.packet);
       else this.opts.counters.proxyForeignSource++;
     }
     for (const p of this.inbound.splice(0)) this.deliver(p);
+  }
+
+  /** Connects the socket to WireGuard's current port (again, when WireGuard moved). */
+  private syncConnection(): void {
+    const want = this.wantPort;
+    if (this.closed || want === null || this.conn?.state === 'connecting') return;
+    if (this.conn?.port === want) return;
+    if (this.conn) this.socket.disconnect();
+    const conn = { port: want, state: 'connecting' as 'connecting' | 'connected' };
+    this.conn = conn;
+    this.socket.connect(want, this.opts.loopback, () => {
+      if (this.closed) return;
+      conn.state = 'connected';
+      this.syncConnection(); // WireGuard may have moved meanwhile
+      for (const p of this.inbound.splice(0)) this.deliver(p);
+    });
   }
 
   close(): void {

@@ -284,6 +284,7 @@ export class LinuxOsConfigurator implements OsConfigurator {
   /** The nft script the kernel has from us; null: unknown. */
   private nftScript: string | null = null;
   private readonly resolved = new Map<string, { addresses: string[]; at: number }>();
+  private dnsWarning: string | null = null;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: LinuxOsOptions) {
@@ -352,9 +353,19 @@ export class LinuxOsConfigurator implements OsConfigurator {
         ],
         ['routes', () => this.applyRoutes(want.routes)],
         ['exit-node routing', () => this.applyExitRouting(want.exitRouting)],
-        ['system DNS', () => this.systemDns.apply(want.dns)],
       ]);
+      // Last, and not an apply failure: names may not resolve, but the tunnels work.
+      try {
+        await this.systemDns.apply(want.dns);
+        this.dnsWarning = null;
+      } catch (e) {
+        this.dnsWarning = `system DNS not set: ${osError(e).message}`;
+      }
     });
+  }
+
+  warnings(): readonly string[] {
+    return this.dnsWarning === null ? [] : [this.dnsWarning];
   }
 
   // -- addresses and routes ----------------------------------------------------------------
@@ -652,7 +663,13 @@ export class LinuxOsConfigurator implements OsConfigurator {
   teardown(): Promise<void> {
     return this.serial(async () => {
       await allSteps([
-        ['system DNS', () => this.systemDns.teardown()],
+        [
+          'system DNS',
+          async () => {
+            this.dnsWarning = null;
+            await this.systemDns.teardown();
+          },
+        ],
         ['exit-node routing', async () => this.removeExitRouting(await this.currentRules())],
         ['packet filter', () => this.teardownNft()],
         ['interface', () => this.teardownLink()],

@@ -77,6 +77,11 @@ export interface OsConfigurator {
   apply(config: OsNetworkConfig): Promise<void>;
   /** Removes every address, route, rule, table and setting this configurator added. Idempotent. */
   teardown(): Promise<void>;
+  /**
+   * What the last apply could not do without failing it: system DNS, which must never take the
+   * tunnels down with it. Shown as health warnings; tried again on the next apply.
+   */
+  warnings?(): readonly string[];
 }
 
 /**

@@ -383,8 +383,8 @@ export const KeyExpiryDays = z.number().int().min(1).max(MAX_KEY_EXPIRY_DAYS);
 
 /**
  * The DNS settings an admin edits; the network domain itself is fixed at creation.
- * `extraRecords` are answered by devices' MagicDNS resolvers (so only while MagicDNS is on);
- * names may be any FQDN, and a device's own MagicDNS name wins over a record of the same name.
+ * `extraRecords` are answered by devices' local resolvers beside device names; their names may
+ * be any FQDN (control refuses duplicates and CNAMEs sharing a name, see docs/control.md "DNS").
  */
 export const DnsSettings = z.object({
   magicDns: z.boolean(),
