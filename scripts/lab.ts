@@ -1,14 +1,17 @@
 /**
- * `npm run lab`: builds the demo network lab (e2e/lab/demo.ts), prints how to enter every
- * namespace, and keeps it running until Ctrl-C (or SIGTERM), when everything is torn down.
- * Needs root, iproute2 and nftables. See docs/lab.md.
+ * `npm run lab`: builds the mesh lab (e2e/lab/mesh.ts: control and two relay regions in an
+ * "internet" namespace, one site per NAT kind with one device each, every device running its own
+ * trellisd, signed in with a pre-auth key), prints how to enter every namespace and use each
+ * device's `trellis` CLI, and keeps it running until Ctrl-C (or SIGTERM), when everything is torn
+ * down. Needs root, iproute2, nftables, conntrack and wireguard-go. See docs/lab.md.
  *
  *   npm run lab              build and wait
  *   npm run lab -- --check   also probe every device's NAT with STUN from both regions
  */
 import { parseArgs } from 'node:util';
-import { buildDemoLab, type DemoLab } from '../e2e/lab/demo.js';
-import { requireLabPrerequisites } from '../e2e/lab/netns.js';
+import type { DemoLab } from '../e2e/lab/demo.js';
+import { buildMeshLab, type MeshLab } from '../e2e/lab/mesh.js';
+import { NAT_KINDS } from '../e2e/lab/nat.js';
 import { formatHostPort } from '../e2e/lab/script-output.js';
 import { stunProbe } from '../e2e/lab/stun.js';
 import type { Device } from '../e2e/lab/topology.js';
@@ -16,7 +19,8 @@ import type { Device } from '../e2e/lab/topology.js';
 const HELP = `usage: npm run lab [-- --check]
 
 Builds a network-namespace lab: an internet with trellis-control and two relay regions, and one
-site per NAT kind (none, easy, hard, double, blocked) with devices. Ctrl-C tears it down.
+site per NAT kind (none, easy, hard, double, blocked) with one device each running trellisd,
+signed in and meshed. Ctrl-C tears it down.
 
   --check   probe each device's NAT with STUN from both regions and print the mapped addresses
 `;
@@ -59,10 +63,40 @@ function describe(demo: DemoLab): string {
       out.push(`    ${d.name.padEnd(12)} ${d.lanAddress.padEnd(15)} ${enter(d.ns)}`);
     }
   }
+  return out.join('\n');
+}
+
+/** How to use each device's helper, and the path each device has to every other right now. */
+async function describeMesh(mesh: MeshLab): Promise<string> {
+  const out: string[] = ['Devices (each runs trellisd; use its CLI from the host):'];
+  for (const d of mesh.devices) {
+    out.push(
+      `  ${d.name.padEnd(8)} TRELLIS_SOCKET=${d.daemon.socket} node --import tsx src/helper/trellis.ts status`,
+    );
+  }
+  out.push('', 'Disco ping from each device to every other (path taken, latency):');
+  for (const from of mesh.devices) {
+    const cells = await Promise.all(
+      mesh.devices
+        .filter((to) => to !== from)
+        .map(async (to) => {
+          const r = await from.daemon.ping(to.name, 3).catch((e: Error) => e);
+          if (r instanceof Error) return `${to.name}: error (${r.message})`;
+          const last = r.results.filter((a) => a.outcome === 'pong').at(-1);
+          if (!last || last.outcome !== 'pong') return `${to.name}: no answer`;
+          const via =
+            last.path.type === 'direct'
+              ? `direct ${last.path.endpoint}`
+              : `relay ${last.path.region}`;
+          return `${to.name}: ${via} ${last.latencyMs.toFixed(1)} ms`;
+        }),
+    );
+    out.push(`  ${from.name.padEnd(8)} ${cells.join(', ')}`);
+  }
   out.push(
     '',
-    'trellisd is not started on the devices yet: the magicsock work adds it through',
-    'buildDemoLab({ onDevice }) in e2e/lab/demo.ts.',
+    'Ping across the tunnel from a device, e.g.:',
+    `  ip netns exec ${mesh.devices[0]?.device.ns ?? '<ns>'} ping <a peer's 100.x address>`,
   );
   return out.join('\n');
 }
@@ -95,10 +129,14 @@ async function main(): Promise<void> {
     process.stdout.write(HELP);
     return;
   }
-  requireLabPrerequisites(['nft', 'ping']);
-  process.stdout.write('Building the lab…\n');
-  const demo = await buildDemoLab();
+  process.stdout.write('Building the lab and starting trellisd on every device…\n');
+  const mesh = await buildMeshLab({
+    sites: NAT_KINDS.map((nat) => ({ name: nat, nat })),
+    upAll: true,
+  });
+  const demo = mesh.demo;
   process.stdout.write(`\n${describe(demo)}\n`);
+  process.stdout.write(`\n${await describeMesh(mesh)}\n`);
   if (values.check) process.stdout.write(`\n${await check(demo)}\n`);
   process.stdout.write('\nPress Ctrl-C to tear the lab down.\n');
   // Teardown is netns.ts's exit hook: synchronous, so it completes even on a second Ctrl-C.
