@@ -171,6 +171,8 @@ export class Daemon {
       onChange: () => {
         this.deps.magicsock?.wireGuardConfigured(this.tunnel.actualListenPort);
         this.tunnelErrorSince = this.tunnel.error ? this.now() : null;
+        // A retried apply may have added the resolver's address only now.
+        if (!this.tunnel.error) void this.features.retryDns();
         this.changed();
       },
     });

@@ -32,6 +32,7 @@ export class DeviceFeatures {
   private exitNodeId: string | null = null;
   private exitProblem: string | null = null;
   private dnsProblems: readonly string[] = [];
+  private lastDns: DnsPlan | null = null;
   private closed = false;
 
   constructor(
@@ -77,10 +78,16 @@ export class DeviceFeatures {
 
   /** Brings the resolver to the plan (after the OS config, which adds its address). */
   async applyDns(plan: DnsPlan | null): Promise<void> {
+    this.lastDns = plan;
     if (!this.resolver || this.closed) return;
     const problems = await this.resolver.update(plan?.resolver ?? null);
     if (problems.length > 0) this.log.warn({ problems }, 'MagicDNS is not fully up');
     this.dnsProblems = problems;
+  }
+
+  /** Tries the last plan again when it was not fully applied (the tunnel came up since). */
+  async retryDns(): Promise<void> {
+    if (this.dnsProblems.length > 0) await this.applyDns(this.lastDns);
   }
 
   get exitNodeProblem(): string | null {

@@ -55,6 +55,8 @@ class FakeHost {
   ]);
   /** The nft script of our table as last applied, or null when there is no table. */
   table: string | null = null;
+  /** Makes `nft -f` fail, as on a kernel without nf_tables. */
+  nftBroken = false;
   log: string[] = [];
 
   exec: Exec = async (command, args, options) => {
@@ -95,6 +97,8 @@ class FakeHost {
   private nft(args: string[], input?: string): ExecResult {
     const missing = () => this.fail('nft', args, 'Error: No such file or directory');
     if (args[0] === '-f') {
+      if (this.nftBroken)
+        this.fail('nft', args, 'Error: Could not process rule: Operation not supported');
       const script = input ?? '';
       expect(script.startsWith('add table inet trellis\ndelete table inet trellis\n')).toBe(true);
       this.table = script.includes('table inet trellis {') ? script : null;
@@ -481,6 +485,19 @@ describe('LinuxOsConfigurator: filter, forwarding and sysctls', () => {
     await os.apply(config({ filter: { rules: [], blockIncoming: true } }));
     expect(nftRuns()).toHaveLength(2);
     expect(host.table).not.toContain('tcp dport 22');
+  });
+
+  it('adds no address or route while the filter cannot be installed (fail closed)', async () => {
+    const { host, os } = setup();
+    host.nftBroken = true;
+    await expect(
+      os.apply(config({ filter: { rules: [SSH_RULE], blockIncoming: false } })),
+    ).rejects.toMatchObject({ code: 'command_failed', message: /^packet filter: / });
+    expect(host.links.get(DEV)?.addrs).toEqual([]);
+    expect(host.routes.some((r) => r.dev === DEV)).toBe(false);
+    host.nftBroken = false;
+    await os.apply(config({ filter: { rules: [SSH_RULE], blockIncoming: false } }));
+    expect(host.links.get(DEV)?.addrs).toHaveLength(2);
   });
 
   it('turns forwarding on only after recording the originals, and restores them when done', async () => {

@@ -340,9 +340,9 @@ export class LinuxOsConfigurator implements OsConfigurator {
       } catch (e) {
         throw osError(e);
       }
-      // Filter first: a new peer must never meet an interface without it.
+      // Filter first, and nothing else without it: no peer may meet an unfiltered interface.
+      await allSteps([['packet filter', () => this.applyNft(want)]]);
       await allSteps([
-        ['packet filter', () => this.applyNft(want)],
         [
           'addresses',
           () =>
