@@ -19,6 +19,7 @@ import type {
   SelfStatus,
   Status,
 } from '../../src/shared/schema/localapi.js';
+import { netnsResolvConf } from './netns.js';
 import { labEnv, nodeScriptCommand, REPO_ROOT, type LabProcess } from './process.js';
 import type { Device, NatLab } from './topology.js';
 
@@ -136,6 +137,11 @@ export class LabTrellisd {
   /** Starts the daemon (on the state of any earlier run) and waits until its LocalAPI answers. */
   async start(): Promise<void> {
     if (this.running) throw new Error(`trellisd on ${this.name} is already running`);
+    // The device's own resolv.conf (bind-mounted over /etc/resolv.conf by `ip netns exec`), so
+    // that MagicDNS's system DNS setting changes the namespace's file, never the host's.
+    if (!existsSync(netnsResolvConf(this.device.ns))) {
+      this.lab.base.setResolvConf(this.device.ns, '# trellis lab device: no upstream resolver\n');
+    }
     const node = nodeScriptCommand(TRELLISD);
     const args = [
       ...node.args,
