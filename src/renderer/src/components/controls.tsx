@@ -3,42 +3,7 @@ import type { ReactNode } from 'react';
 import { useUi } from '../store.js';
 import { copyText } from '../ipc.js';
 
-/** An on/off switch: a button with role="switch", so screen readers and tests see its state. */
-export function Switch(props: {
-  readonly label: string;
-  readonly checked: boolean;
-  readonly disabled?: boolean;
-  readonly description?: string;
-  readonly onChange: (next: boolean) => void;
-}) {
-  const id = `sw-${props.label.replace(/\W+/g, '-').toLowerCase()}`;
-  return (
-    <div className="switch-row">
-      <div>
-        <span id={`${id}-label`} className="switch-label">
-          {props.label}
-        </span>
-        {props.description && (
-          <p id={`${id}-desc`} className="muted small">
-            {props.description}
-          </p>
-        )}
-      </div>
-      <button
-        type="button"
-        role="switch"
-        aria-checked={props.checked}
-        aria-labelledby={`${id}-label`}
-        aria-describedby={props.description ? `${id}-desc` : undefined}
-        disabled={props.disabled}
-        className="switch"
-        onClick={() => props.onChange(!props.checked)}
-      >
-        <span className="knob" aria-hidden="true" />
-      </button>
-    </div>
-  );
-}
+export { Switch } from '../../../web-ui/switch.js';
 
 /** A button that copies `text` and says so. */
 export function CopyButton(props: {
