@@ -25,9 +25,14 @@ import {
   whoami,
   type NsExec,
 } from './lab/device-probes.js';
+import {
+  buildRouterLan,
+  eventually as waitUntil,
+  serveScript,
+  taggedKeyRequest,
+} from './lab/device-world.js';
 import { netSnapshot, requireLabPrerequisites, type NetSnapshot } from './lab/netns.js';
 import type { LabProcess } from './lab/process.js';
-import { ReadyLine } from './lab/script-output.js';
 import type { Device } from './lab/topology.js';
 import { LabTrellisd } from './lab/trellisd.js';
 
@@ -64,34 +69,16 @@ const dev = (name: string): Device => {
   return x;
 };
 
-async function eventually<T>(
+const serve = (ns: string, script: string, args: string[]): Promise<LabProcess> =>
+  serveScript(demo.lab, ns, script, args);
+
+/** Waits for a value to settle, allowing CONVERGE_MS unless told otherwise. */
+const eventually = <T>(
   what: string,
   fn: () => Promise<T>,
   ok: (v: T) => boolean,
   timeoutMs = CONVERGE_MS,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  let error: unknown = null;
-  while (Date.now() < deadline) {
-    try {
-      last = await fn();
-      if (ok(last)) return last;
-    } catch (e) {
-      error = e;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(
-    `timed out waiting for ${what}; last: ${JSON.stringify(last)}${error ? ` (${String(error)})` : ''}`,
-  );
-}
-
-async function serve(ns: string, script: string, args: string[]): Promise<LabProcess> {
-  const p = await demo.lab.spawnScript(ns, script, args);
-  await p.waitForJson(ReadyLine);
-  return p;
-}
+): Promise<T> => waitUntil(what, fn, ok, timeoutMs);
 
 /** Who the whoami server at `server` sees, asked from device `from`; "blocked" on no answer. */
 async function seenAs(from: string, server: string, timeoutMs = 2_000): Promise<string> {
@@ -133,12 +120,6 @@ function policy(ownerEmail: string, agentPath: string): string {
   });
 }
 
-const taggedKey = (tag: string) => ({
-  method: 'POST' as const,
-  path: '/v1/admin/preauth-keys',
-  body: { description: tag, reusable: true, preapproved: true, tags: [tag], expiresIn: 7200 },
-});
-
 beforeAll(async () => {
   requireLabPrerequisites(['nft', 'ping', 'wireguard-go', 'wg']);
   demo = await buildDemoLab({
@@ -155,22 +136,14 @@ beforeAll(async () => {
   exec = (ns, command, args, options) => lab.exec(ns, command, args, options);
 
   // The routers' LAN: a bridge in its own namespace, one veth to each router.
-  lanNs = await lab.base.createNamespace('-lan');
-  await lab.exec(lanNs, 'ip', ['link', 'add', 'br0', 'type', 'bridge']);
-  await lab.base.setUp(lanNs, 'br0');
-  await lab.base.addAddress(lanNs, 'br0', `${LAN.host}/24`);
-  for (const [name, address] of [
-    ['router1', LAN.router1],
-    ['router2', LAN.router2],
-  ] as const) {
-    const r = dev(name);
-    await lab.base.createVeth(r.ns, 'lan0', lanNs, name);
-    await lab.exec(lanNs, 'ip', ['link', 'set', 'dev', name, 'master', 'br0']);
-    await lab.base.setUp(lanNs, name);
-    await lab.base.setUp(r.ns, 'lan0');
-    await lab.base.addAddress(r.ns, 'lan0', `${address}/24`);
-    await lab.base.waitLinkReady(r.ns, 'lan0');
-  }
+  lanNs = await buildRouterLan(lab, {
+    prefix: LAN.prefix,
+    host: LAN.host,
+    routers: [
+      { device: dev('router1'), address: LAN.router1 },
+      { device: dev('router2'), address: LAN.router2 },
+    ],
+  });
   await serve(lanNs, WHOAMI_SCRIPT, ['serve', '--host', LAN.host, '--port', String(WHOAMI_PORT)]);
   await serve(lanNs, DNS_STUB_SCRIPT, [
     '--host',
@@ -226,9 +199,9 @@ beforeAll(async () => {
     },
     [
       { method: 'PUT', path: '/v1/admin/policy', body: { policy: policy(owner.email, agent) } },
-      taggedKey('tag:server'),
-      taggedKey('tag:router'),
-      taggedKey('tag:guest'),
+      taggedKeyRequest('tag:server'),
+      taggedKeyRequest('tag:router'),
+      taggedKeyRequest('tag:guest'),
       {
         method: 'PATCH',
         path: '/v1/admin/settings',
