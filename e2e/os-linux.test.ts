@@ -23,6 +23,7 @@ import {
   whoami,
 } from './lab/device-probes.js';
 import { createLab, netSnapshot, requireLabPrerequisites, type Lab } from './lab/netns.js';
+import { SYSTEM_DNS_PROBE_SCRIPT, SystemDnsProbeReady } from './lab/os-probes.js';
 import { labEnv, nodeScriptCommand, spawnInNamespace, type LabProcess } from './lab/process.js';
 import { ReadyLine } from './lab/script-output.js';
 
@@ -532,5 +533,85 @@ describe('MagicDNS in a namespace: resolver, split DNS, resolv.conf', () => {
     await os.teardown();
     expect(await netSnapshot(ns)).toEqual(before);
     expect((await lab.exec(ns, 'cat', ['/etc/resolv.conf'])).stdout).toBe(ORIGINAL);
+  });
+});
+
+describe('system DNS from inside a namespace (trellisd under `ip netns exec`, no --netns)', () => {
+  const HOST_RESOLV_CONF = '/etc/resolv.conf';
+  let ns: string;
+  let hostBefore: Buffer;
+  let netmapFile: string;
+  let probe: LabProcess | null = null;
+
+  const hostNow = () => fs.readFileSync(HOST_RESOLV_CONF);
+  const startProbe = async () => {
+    const node = nodeScriptCommand(SYSTEM_DNS_PROBE_SCRIPT);
+    probe = await spawnInNamespace(
+      ns,
+      node.command,
+      [...node.args, '--dev', TUN, '--netmap', netmapFile],
+      { env: labEnv(), label: 'system-dns-probe' },
+    );
+    return probe.waitForJson(SystemDnsProbeReady);
+  };
+  const stopProbe = async () => {
+    const exit = await probe?.stop();
+    probe = null;
+    return exit;
+  };
+
+  beforeAll(async () => {
+    hostBefore = hostNow();
+    [ns] = await tunnelPair('sdns', 'sdnsup');
+    netmapFile = path.join(lab.workDir(), 'system-dns-netmap.json');
+    fs.writeFileSync(netmapFile, JSON.stringify(sampleNetmap(2)));
+  }, 120_000);
+
+  afterAll(async () => {
+    await stopProbe();
+    // Should the guard ever fail, the machine gets its file back (and the tests above fail).
+    if (!hostNow().equals(hostBefore)) fs.writeFileSync(HOST_RESOLV_CONF, hostBefore);
+  });
+
+  it('without /etc/netns/<ns>/resolv.conf: refuses, says why, leaves the host’s file byte for byte; MagicDNS still answers', async () => {
+    expect(fs.existsSync(`/etc/netns/${ns}/resolv.conf`)).toBe(false);
+    const before = await netSnapshot(ns);
+    const ready = await startProbe();
+    expect(ready.warnings).toHaveLength(1);
+    const [warning] = ready.warnings;
+    expect(warning).toMatch(
+      /^system DNS not set: not changing DNS: \/etc\/resolv.conf may be the host's/,
+    );
+    expect(warning).toMatch(/this process is in network namespace net:\[\d+\]/);
+    expect(warning).toContain(`create /etc/netns/${ns}/resolv.conf before \`ip netns exec ${ns}\``);
+    expect(hostNow().equals(hostBefore)).toBe(true);
+    // What programs in the namespace see is the host's file, untouched.
+    expect((await lab.exec(ns, 'cat', ['/etc/resolv.conf'])).stdout).toBe(hostBefore.toString());
+
+    // The rest of the config is in place, and the resolver answers on its address.
+    await serve(ns, MAGICDNS_SERVE_SCRIPT, ['--netmap', netmapFile]);
+    const peer = await dnsQuery(exec, ns, '100.100.100.100', 'peer-1.acme.trellis');
+    expect(peer).toMatchObject({ ok: true, answers: [{ type: 'A', data: '100.64.0.2' }] });
+    await servers.pop()?.stop();
+
+    expect(await stopProbe()).toEqual({ code: 0, signal: null });
+    expect(hostNow().equals(hostBefore)).toBe(true);
+    expect(await netSnapshot(ns)).toEqual(before);
+  });
+
+  it('with the namespace’s own file: sets DNS there, restores it on stop; the host’s file stays the same', async () => {
+    const ORIGINAL = '# the namespace’s own\nnameserver 192.0.2.53\n';
+    lab.setResolvConf(ns, ORIGINAL);
+    const ready = await startProbe();
+    expect(ready.warnings).toEqual([]);
+    const seen = (await lab.exec(ns, 'cat', ['/etc/resolv.conf'])).stdout;
+    expect(seen).toContain('\nnameserver 100.100.100.100\nsearch acme.trellis\n');
+    expect(seen).toContain('# |nameserver 192.0.2.53');
+    expect(fs.readFileSync(`/etc/netns/${ns}/resolv.conf`, 'utf8')).toBe(seen);
+    expect(hostNow().equals(hostBefore)).toBe(true);
+
+    expect(await stopProbe()).toEqual({ code: 0, signal: null });
+    expect(fs.readFileSync(`/etc/netns/${ns}/resolv.conf`, 'utf8')).toBe(ORIGINAL);
+    expect(hostNow().equals(hostBefore)).toBe(true);
   });
 });

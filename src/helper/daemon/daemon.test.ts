@@ -649,3 +649,20 @@ describe('Daemon with magicsock', () => {
     );
   });
 });
+
+describe('Daemon: system DNS refused by the OS layer', () => {
+  it('keeps running and reports the reason as a dns-config-failed health warning', async () => {
+    const w = await world();
+    const reason =
+      "system DNS not set: not changing DNS: /etc/resolv.conf may be the host's or another namespace's: this process is in network namespace net:[4026532177], not the initial one";
+    Object.assign(w.os, { warnings: () => [reason] });
+    const d = await daemon(w);
+    await upAndRunning(w, d);
+    const s = await d.status();
+    expect(s.backend.state).toBe('running');
+    expect(s.health.find((h) => h.code === 'dns-config-failed')).toMatchObject({
+      severity: 'warning',
+      message: `MagicDNS: ${reason}`,
+    });
+  });
+});

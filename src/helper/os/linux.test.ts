@@ -668,7 +668,7 @@ describe('LinuxOsConfigurator: system DNS', () => {
         files[f] = null;
       },
       realpath: async (f) => f,
-      foreignResolvConf: async () => null,
+      resolvConfOwner: async () => ({ kind: 'initial' }),
     };
   }
   const dns = {
@@ -701,7 +701,7 @@ describe('LinuxOsConfigurator: system DNS', () => {
 
   it('a DNS failure is a warning: the filter and routes are applied, the file left alone', async () => {
     const dnsHost = fakeDnsHost({ '/etc/resolv.conf': 'nameserver 10.0.0.1\n' });
-    dnsHost.foreignResolvConf = async () => 'this is the host’s file';
+    dnsHost.resolvConfOwner = async () => ({ kind: 'refused', reason: 'this is the host’s file' });
     const { host, os } = setup({ dnsHost });
     await os.apply(config({ dns, filter: { rules: [SSH_RULE], blockIncoming: false } }));
     expect(os.warnings()).toEqual([

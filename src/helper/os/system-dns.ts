@@ -8,80 +8,56 @@
  *   carrying the original inside it (dns/resolv-conf.ts), which is written back on teardown — or
  *   by the next start's teardown after a crash.
  *
- * Network namespaces: with a namespace, the file is /etc/netns/<ns>/resolv.conf, which
+ * Network namespaces: with a namespace (--netns), the file is /etc/netns/<ns>/resolv.conf, which
  * `ip netns exec` mounts over /etc/resolv.conf for programs run there; it must exist. Without
- * one, a process inside a network namespace other than the host's refuses to rewrite an
- * /etc/resolv.conf that is not a mount of its own: that file would be the host's.
+ * one, /etc/resolv.conf is written (or restored) only when it is provably this network
+ * namespace's own (resolv-conf-owner.ts): otherwise it may be the host's, and system DNS is
+ * refused with a ResolvConfNotOwnedError, which the daemon reports as a health warning while
+ * MagicDNS keeps answering on its own address. Writes keep the inode and never leave the file
+ * empty or half-written (in-place-file.ts).
  */
 import fs from 'node:fs/promises';
-import path from 'node:path';
-import {
-  MAX_RESOLV_CONF_BYTES,
-  parseOwnResolvConf,
-  renderResolvConf,
-  ResolvConfError,
-} from '../dns/resolv-conf.js';
+import { parseOwnResolvConf, renderResolvConf, ResolvConfError } from '../dns/resolv-conf.js';
 import type { Exec } from '../exec.js';
+import { readFileBounded, writeFileInPlace } from './in-place-file.js';
+import {
+  netnsResolvConf,
+  resolvConfOwner,
+  SYSTEM_RESOLV_CONF,
+  systemProcReader,
+  type ResolvConfOwner,
+} from './resolv-conf-owner.js';
 import { OsConfigError, type SystemDnsConfig } from './types.js';
 
-export const SYSTEM_RESOLV_CONF = '/etc/resolv.conf';
+export { SYSTEM_RESOLV_CONF };
 const RESOLVED_DIR = '/run/systemd/resolve/';
 
 /** The file system and process facts system DNS depends on, so the logic is unit-tested. */
 export interface DnsHost {
   /** File contents, or null when it does not exist. */
   read(file: string): Promise<string | null>;
-  /** Writes in place (truncate and write), following symlinks and keeping mounts. */
+  /** Replaces the content in place (same inode, symlinks followed), never leaving it torn. */
   write(file: string, text: string): Promise<void>;
   remove(file: string): Promise<void>;
   realpath(file: string): Promise<string | null>;
-  /**
-   * Why writing /etc/resolv.conf would touch a file that is not this network namespace's, or
-   * null when it is fine.
-   */
-  foreignResolvConf(): Promise<string | null>;
+  /** Whether /etc/resolv.conf is this network namespace's own file. */
+  resolvConfOwner(): Promise<ResolvConfOwner>;
 }
 
-async function readIfExists(file: string): Promise<string | null> {
-  try {
-    const h = await fs.open(file, 'r');
-    try {
-      const buf = Buffer.alloc(MAX_RESOLV_CONF_BYTES + 1);
-      const { bytesRead } = await h.read(buf, 0, buf.length, 0);
-      return buf.subarray(0, bytesRead).toString('utf8');
-    } finally {
-      await h.close();
-    }
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
+/** System DNS refused: /etc/resolv.conf cannot be proven to be this namespace's own. */
+export class ResolvConfNotOwnedError extends OsConfigError {
+  constructor(readonly reason: string) {
+    super('not_permitted', `not changing DNS: ${reason}`);
+    this.name = 'ResolvConfNotOwnedError';
   }
 }
 
 export const systemDnsHost: DnsHost = {
-  read: readIfExists,
-  write: (file, text) => fs.writeFile(file, text, { mode: 0o644 }),
+  read: (file) => readFileBounded(file),
+  write: (file, text) => writeFileInPlace(file, text),
   remove: (file) => fs.rm(file, { force: true }),
-  realpath: async (file) => {
-    try {
-      return await fs.realpath(file);
-    } catch {
-      return null;
-    }
-  },
-  foreignResolvConf: async () => {
-    const [self, init] = await Promise.all([
-      fs.readlink('/proc/self/ns/net').catch(() => null),
-      fs.readlink('/proc/1/ns/net').catch(() => null),
-    ]);
-    // Same namespace as init, or we cannot tell (no access to init's): the file is ours.
-    if (self === null || init === null || self === init) return null;
-    const mounts = (await readIfExists('/proc/self/mountinfo')) ?? '';
-    const mounted = mounts.split('\n').some((l) => l.split(' ')[4] === SYSTEM_RESOLV_CONF);
-    return mounted
-      ? null
-      : `this process runs in network namespace ${self} but ${SYSTEM_RESOLV_CONF} is the host's; create /etc/netns/<name>/resolv.conf before \`ip netns exec\``;
-  },
+  realpath: systemProcReader.realpath,
+  resolvConfOwner: () => resolvConfOwner(systemProcReader),
 };
 
 export interface LinuxSystemDnsOptions {
@@ -91,11 +67,16 @@ export interface LinuxSystemDnsOptions {
   readonly host?: DnsHost;
 }
 
-type Mode = { type: 'resolvectl' } | { type: 'file'; file: string };
+/** How system DNS is set; `guarded`: the file is /etc/resolv.conf, written only when provably ours. */
+type Mode =
+  | { type: 'resolvectl' }
+  | { type: 'file'; file: string; guarded: boolean }
+  | { type: 'refused'; reason: string };
 
 export class LinuxSystemDns {
   private readonly host: DnsHost;
-  private mode: Mode | null = null;
+  /** How system DNS is set here; a refusal is not kept, so every apply looks again. */
+  private mode: Exclude<Mode, { type: 'refused' }> | null = null;
   /** What the last successful apply wrote (a file's text, or resolvectl's arguments). */
   private applied: string | null = null;
 
@@ -105,18 +86,39 @@ export class LinuxSystemDns {
 
   private async detect(): Promise<Mode> {
     if (this.opts.netns !== undefined) {
-      return { type: 'file', file: path.join('/etc/netns', this.opts.netns, 'resolv.conf') };
+      return { type: 'file', file: netnsResolvConf(this.opts.netns), guarded: false };
     }
-    const real = await this.host.realpath(SYSTEM_RESOLV_CONF);
-    if (real?.startsWith(RESOLVED_DIR)) return { type: 'resolvectl' };
-    return { type: 'file', file: SYSTEM_RESOLV_CONF };
+    const owner = await this.host.resolvConfOwner();
+    switch (owner.kind) {
+      case 'refused':
+        return { type: 'refused', reason: owner.reason };
+      case 'netns':
+        // The namespace's own file. systemd-resolved serves the host's namespace, never this one
+        // (resolvectl would even name a link by this namespace's interface index).
+        return { type: 'file', file: SYSTEM_RESOLV_CONF, guarded: true };
+      case 'initial': {
+        const real = await this.host.realpath(SYSTEM_RESOLV_CONF);
+        if (real?.startsWith(RESOLVED_DIR)) return { type: 'resolvectl' };
+        return { type: 'file', file: SYSTEM_RESOLV_CONF, guarded: true };
+      }
+    }
+  }
+
+  /** Right before /etc/resolv.conf is written: is it (still) provably this namespace's own? */
+  private async refusal(mode: Mode): Promise<string | null> {
+    if (mode.type === 'refused') return mode.reason;
+    if (mode.type !== 'file' || !mode.guarded) return null;
+    const owner = await this.host.resolvConfOwner();
+    return owner.kind === 'refused' ? owner.reason : null;
   }
 
   async apply(config: SystemDnsConfig | null): Promise<void> {
     if (config === null) return this.teardown();
-    this.mode ??= await this.detect();
-    if (this.mode.type === 'resolvectl') return this.applyResolved(config);
-    return this.applyFile(this.mode.file, config);
+    const mode = this.mode ?? (await this.detect());
+    if (mode.type === 'refused') throw new ResolvConfNotOwnedError(mode.reason);
+    this.mode = mode;
+    if (mode.type === 'resolvectl') return this.applyResolved(config);
+    return this.applyFile(mode, config);
   }
 
   private async applyResolved(config: SystemDnsConfig): Promise<void> {
@@ -136,13 +138,13 @@ export class LinuxSystemDns {
     this.applied = key;
   }
 
-  private async applyFile(file: string, config: SystemDnsConfig): Promise<void> {
-    if (this.opts.netns === undefined) {
-      const foreign = await this.host.foreignResolvConf();
-      if (foreign) throw new OsConfigError('bad_config', `not changing DNS: ${foreign}`);
-    }
+  private async applyFile(
+    mode: Extract<Mode, { type: 'file' }>,
+    config: SystemDnsConfig,
+  ): Promise<void> {
+    const { file } = mode;
     const current = await this.host.read(file);
-    if (current === null && this.opts.netns !== undefined) {
+    if (current === null && !mode.guarded) {
       throw new OsConfigError(
         'not_found',
         `${file} does not exist: create it for the namespace's own DNS settings`,
@@ -161,28 +163,34 @@ export class LinuxSystemDns {
       if (e instanceof ResolvConfError) throw new OsConfigError('bad_config', e.message);
       throw e;
     }
-    if (text !== current) await this.host.write(file, text);
+    if (text !== current) {
+      const refused = await this.refusal(mode);
+      if (refused !== null) throw new ResolvConfNotOwnedError(refused);
+      await this.host.write(file, text);
+    }
     this.applied = text;
   }
 
   /** Restores what the system had; also undoes a crashed predecessor's file. */
   async teardown(): Promise<void> {
     const mode = this.mode ?? (await this.detect());
+    const applied = this.applied;
+    this.applied = null;
+    if (mode.type === 'refused') return;
     if (mode.type === 'resolvectl') {
-      if (this.applied !== null) {
+      if (applied !== null) {
         await this.opts.exec('resolvectl', ['revert', this.opts.interfaceName]).catch(() => {
           // The link is gone, and resolved forgot its settings with it.
         });
       }
-      this.applied = null;
       return;
     }
     const current = await this.host.read(mode.file);
     const own = current === null ? null : parseOwnResolvConf(current);
-    if (own) {
-      if (own.original === null) await this.host.remove(mode.file);
-      else await this.host.write(mode.file, own.original);
-    }
-    this.applied = null;
+    if (!own) return;
+    // Ours in form only, in a file that may be the host's: some other process wrote it.
+    if ((await this.refusal(mode)) !== null) return;
+    if (own.original === null) await this.host.remove(mode.file);
+    else await this.host.write(mode.file, own.original);
   }
 }
