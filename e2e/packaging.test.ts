@@ -3,10 +3,16 @@
  *
  * - electron-builder.yml passes electron-builder's own configuration validation, and the paths,
  *   targets and protocol the project relies on are there (after `npm run build`).
+ * - electron-builder finds every maintainer script, installer include and pkg script directory
+ *   it is configured with, resolved by its own code (project dir or buildResources).
  * - The systemd unit passes `systemd-analyze verify`; the maintainer scripts and launchers pass
  *   `sh -n`, `bash -n` and shellcheck after electron-builder's template substitution; the launchd
- *   plist is well-formed XML of the expected shape; the service command lines parse as trellisd
- *   flags.
+ *   plist is well-formed XML of the expected shape; the service command lines (systemd, launchd,
+ *   the Windows task) parse as trellisd flags for their platform, with its default endpoint.
+ * - The deb and rpm maintainer scripts run through install, upgrade and removal in a throwaway
+ *   copy of this machine's file system (an overlay in a private mount namespace, chrooted), with
+ *   systemctl, the group tools and the desktop-database tools replaced by stubs that record
+ *   their arguments: the host's files, users, groups and services are never touched.
  * - The helper starts as the packaged service would start it: the unit's exact ExecStart (paths
  *   mapped into a temp dir) run in a network namespace of its own, answering `trellis version`
  *   and `trellis status` on its socket. The launcher runs it under Node, saying that the
@@ -25,7 +31,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import koffi, { type LibraryHandle } from 'koffi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTrellisdFlags } from '../src/helper/daemon/flags.js';
-import { Status } from '../src/shared/schema/localapi.js';
+import { defaultLocalApiEndpoint, Status } from '../src/shared/schema/localapi.js';
 import { generateKeyPair, keyToBase64 } from '../src/shared/keys.js';
 import {
   decodeNtConfig,
@@ -97,10 +103,69 @@ const builderConfigModule = require('app-builder-lib/out/util/config/config.js')
 };
 const quietLogger = { isEnabled: false, add: () => undefined };
 
+/** electron-builder's deb/rpm target: createScripts resolves and renders the maintainer scripts. */
+const FpmTarget = (
+  require('app-builder-lib/out/targets/FpmTarget.js') as {
+    default: { prototype: { createScripts(this: unknown): Promise<FpmScripts> } };
+  }
+).default;
+interface FpmScripts {
+  afterInstall: string;
+  afterRemove: string;
+  appArmor: string;
+}
+/** How the pkg target finds `pkg.scripts`, and how every other target finds a named resource. */
+const { resolveScriptsDir } = require('app-builder-lib/out/targets/pkg.js') as {
+  resolveScriptsDir(buildResourcesDir: string, scripts: string | null | undefined): string | null;
+};
+const { PlatformPackager } = require('app-builder-lib/out/platformPackager.js') as {
+  PlatformPackager: { prototype: { getResource(this: unknown, custom: string): Promise<string> } };
+};
+
+/**
+ * The deb or rpm maintainer scripts as electron-builder renders them into a package: its own
+ * FpmTarget.createScripts, on the packager fields it reads. Scripts are found with
+ * path.resolve(projectDir, value); a missing one, or an unknown `${macro}`, rejects.
+ */
+async function renderMaintainerScripts(
+  config: BuilderConfig,
+  target: 'deb' | 'rpm',
+  override: Partial<BuilderConfig['deb']> = {},
+): Promise<FpmScripts> {
+  const dir = fs.mkdtempSync(path.join(tmp, `${target}-scripts-`));
+  let n = 0;
+  const packager = {
+    executableName: config.linux.executableName,
+    appInfo: { sanitizedProductName: config.productName, productFilename: config.productName },
+    platformSpecificBuildOptions: config.linux,
+    projectDir: ROOT,
+    info: {
+      tempDirManager: {
+        getTempFile: async ({ suffix }: { suffix: string }) => path.join(dir, `${n++}-${suffix}`),
+      },
+    },
+  };
+  // FpmTarget's options: the linux section with the target's own on top.
+  const options = { ...config.linux, ...config[target], ...override };
+  return FpmTarget.prototype.createScripts.call({ packager, options });
+}
+
+/** `--before-remove=FILE` style fpm arguments: fpm opens FILE relative to its working directory. */
+function fpmFileArgs(args: readonly string[]): string[] {
+  return args.flatMap((a) => /^--(?:before|after)-[a-z]+=(.+)$/.exec(a)?.[1] ?? []);
+}
+
+let loadedConfig: Promise<BuilderConfig> | null = null;
+/** electron-builder.yml as electron-builder loads it (once). */
+function builderConfig(): Promise<BuilderConfig> {
+  loadedConfig ??= builderConfigModule.getConfig(ROOT, null, null) as Promise<BuilderConfig>;
+  return loadedConfig;
+}
+
 describe('electron-builder configuration', () => {
   let config: BuilderConfig;
   beforeAll(async () => {
-    config = (await builderConfigModule.getConfig(ROOT, null, null)) as BuilderConfig;
+    config = await builderConfig();
   });
 
   it("passes electron-builder's schema validation, which rejects a broken copy", async () => {
@@ -153,18 +218,48 @@ describe('electron-builder configuration', () => {
     // Nothing for development only.
     expect(fs.existsSync(path.join(STAGE, 'node_modules/vitest'))).toBe(false);
     expect(fs.existsSync(path.join(STAGE, 'node_modules/typescript'))).toBe(false);
-    for (const p of [
-      config.deb.afterInstall,
-      config.deb.afterRemove,
-      config.rpm.afterInstall,
-      config.nsis.include,
-      ...config.deb.fpm.map((a) => a.replace(/^--before-remove=/, '')),
-      path.join(config.directories.buildResources, config.pkg.scripts, 'postinstall'),
-      config.win.icon,
-      config.mac.icon,
-    ]) {
+    for (const p of [config.win.icon, config.mac.icon]) {
       expect(fs.existsSync(path.join(ROOT, p)), p).toBe(true);
     }
+  });
+
+  it("finds every maintainer script, include and pkg script as electron-builder's code resolves them", async () => {
+    // deb/rpm afterInstall and afterRemove: relative to the project dir (FpmTarget.createScripts).
+    for (const target of ['deb', 'rpm'] as const) {
+      const scripts = await renderMaintainerScripts(config, target);
+      expect(fs.readFileSync(scripts.afterInstall, 'utf8')).toContain(
+        "app='/opt/Trellis'\nexe='trellis-desktop'",
+      );
+      expect(fs.readFileSync(scripts.afterRemove, 'utf8')).toContain("exe='trellis-desktop'");
+      // fpm's own arguments go to fpm verbatim, and fpm opens the files relative to its working
+      // directory: dist.mjs runs electron-builder (and so fpm) in the project root.
+      const fpmFiles = fpmFileArgs(config[target].fpm);
+      expect(fpmFiles).toEqual(['packaging/linux/before-remove.sh']);
+      for (const f of fpmFiles) expect(fs.statSync(path.join(ROOT, f)).isFile(), f).toBe(true);
+    }
+    // The same code fails on a path that does not exist, so the check above can fail.
+    await expect(
+      renderMaintainerScripts(config, 'deb', { afterInstall: 'packaging/linux/no-such.sh' }),
+    ).rejects.toThrow(/ENOENT/);
+
+    // pkg.scripts: relative to buildResources (build/), hence the `../`.
+    const buildResources = path.resolve(ROOT, config.directories.buildResources);
+    const pkgScripts = resolveScriptsDir(buildResources, config.pkg.scripts);
+    expect(pkgScripts).toBe(path.join(ROOT, 'packaging/macos/pkg-scripts'));
+    const postinstall = path.join(pkgScripts ?? '', 'postinstall');
+    expect(fs.statSync(postinstall).mode & 0o111, 'pkgbuild runs it: executable').toBeTruthy();
+
+    // nsis.include (PlatformPackager.getResource): buildResources first, then the project dir.
+    const packager = {
+      info: { buildResourcesDir: buildResources },
+      resourceList: fs.promises.readdir(buildResources),
+      projectDir: ROOT,
+    };
+    const getResource = (p: string) => PlatformPackager.prototype.getResource.call(packager, p);
+    expect(await getResource(config.nsis.include)).toBe(
+      path.join(ROOT, 'packaging/windows/installer.nsh'),
+    );
+    await expect(getResource('packaging/windows/no-such.nsh')).rejects.toThrow(/cannot find/);
   });
 
   it('ships the icon set it names, exactly as packaging/scripts/app-icon.mjs draws it', () => {
@@ -212,19 +307,6 @@ function unitValue(key: string): string[] {
     .map((l) => l.slice(key.length + 1));
 }
 
-/** electron-builder's template substitution for fpm scripts (FpmTarget.writeConfigFile). */
-function renderFpmTemplate(file: string): string {
-  const vars: Record<string, string> = {
-    executable: 'trellis-desktop',
-    sanitizedProductName: 'Trellis',
-  };
-  return fs.readFileSync(file, 'utf8').replace(/\${([a-zA-Z]+)}/g, (_m, name: string) => {
-    const v = vars[name];
-    if (v === undefined) throw new Error(`${file}: \${${name}} is not an electron-builder macro`);
-    return v;
-  });
-}
-
 describe('service definitions', () => {
   it('the systemd unit passes systemd-analyze verify (ExecStart pointed at the staged launcher)', () => {
     requireTool('systemd-analyze', 'systemd');
@@ -263,16 +345,39 @@ describe('service definitions', () => {
     );
   });
 
-  it('the service command lines are valid trellisd flags', () => {
+  it('the service command lines are valid trellisd flags for their platform, on its default endpoint', () => {
+    const flagsFor = (argv: string[], platform: string) => {
+      const r = parseTrellisdFlags(argv, platform);
+      if (!r.ok || r.value === 'help')
+        throw new Error(`${platform}: ${argv.join(' ')}: ${r.ok ? 'help' : r.error}`);
+      return r.value;
+    };
     const exec = unitValue('ExecStart')[0]?.split(' ') ?? [];
     expect(exec[0]).toBe(`${INSTALLED_HELPER}/bin/trellisd`);
-    const parsed = parseTrellisdFlags(exec.slice(1));
-    expect(parsed.ok && parsed.value !== 'help' && parsed.value.stateDir).toBe('/var/lib/trellis');
+    const linux = flagsFor(exec.slice(1), 'linux');
+    expect(linux.stateDir).toBe('/var/lib/trellis');
+    expect(linux.socket).toBe(defaultLocalApiEndpoint('linux'));
+    // RuntimeDirectory=trellis is /run/trellis: the socket's directory.
+    expect(path.dirname(linux.socket)).toBe(`/run/${unitValue('RuntimeDirectory')[0]}`);
 
     const plist = parsePlist(path.join(ROOT, 'packaging/macos/com.trellis.trellisd.plist'));
     const args = plist.ProgramArguments as string[];
     expect(args[0]).toBe('/Applications/Trellis.app/Contents/Resources/helper/bin/trellisd');
-    expect(parseTrellisdFlags(args.slice(1)).ok).toBe(true);
+    expect(flagsFor(args.slice(1), 'darwin').socket).toBe(defaultLocalApiEndpoint('darwin'));
+    // install-service.sh makes the socket's directory.
+    expect(fs.readFileSync(path.join(ROOT, 'packaging/macos/install-service.sh'), 'utf8')).toMatch(
+      new RegExp(`^mkdir -p .* ${path.dirname(defaultLocalApiEndpoint('darwin'))}$`, 'm'),
+    );
+
+    // The Windows task's arguments, as install-service.ps1 builds them.
+    const ps1 = fs.readFileSync(path.join(ROOT, 'packaging/windows/install-service.ps1'), 'utf8');
+    const pipe = /^\$Socket = '([^']+)'$/m.exec(ps1)?.[1];
+    expect(ps1).toContain('$arguments = "--state-dir `"$StateDir`" --socket `"$Socket`""');
+    const win = flagsFor(
+      ['--state-dir', 'C:\\ProgramData\\Trellis\\state', '--socket', pipe ?? ''],
+      'win32',
+    );
+    expect(win.socket).toBe(defaultLocalApiEndpoint('win32'));
   });
 
   it('the launchd plist is well-formed XML of a KeepAlive system daemon', () => {
@@ -286,12 +391,12 @@ describe('service definitions', () => {
     ).toThrow();
   });
 
-  it('maintainer scripts and launchers pass sh -n, bash -n and shellcheck', () => {
+  it('maintainer scripts and launchers pass sh -n, bash -n and shellcheck', async () => {
     requireTool('shellcheck', 'shellcheck');
+    const rendered = await renderMaintainerScripts(await builderConfig(), 'deb');
     const scripts = [
-      ...['after-install.sh', 'after-remove.sh'].map((f) =>
-        writeTmp(f, renderFpmTemplate(path.join(ROOT, 'packaging/linux', f))),
-      ),
+      rendered.afterInstall,
+      rendered.afterRemove,
       path.join(ROOT, 'packaging/linux/before-remove.sh'),
       path.join(ROOT, 'packaging/launcher/trellis-helper.sh'),
       path.join(ROOT, 'packaging/macos/install-service.sh'),
@@ -324,6 +429,286 @@ describe('service definitions', () => {
     for (const script of ['install-service.ps1', 'uninstall-service.ps1']) {
       expect(fs.existsSync(path.join(ROOT, 'packaging/windows', script))).toBe(true);
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Commands the maintainer scripts run that would change this machine or depend on it: stubs
+ * that append `name args…` to $STUB_LOG. The group tools keep their state in $STUB_GROUPS, so a
+ * later step sees the group an earlier one made. id: $SUDO_USER exists; unshare: unprivileged
+ * user namespaces work (chrome-sandbox needs no setuid); ischroot: not a chroot, as on a real
+ * install.
+ */
+const MAINTAINER_STUBS: Record<string, string> = {
+  systemctl: '',
+  usermod: '',
+  id: '',
+  unshare: '',
+  apparmor_parser: '',
+  'update-mime-database': '',
+  'update-desktop-database': '',
+  ischroot: 'exit 1',
+  getent: '[ "$1" = group ] && grep -qx "$2" "$STUB_GROUPS"',
+  groupadd: 'for g; do :; done\necho "$g" >>"$STUB_GROUPS"',
+  groupdel:
+    'grep -vx "$1" "$STUB_GROUPS" >"$STUB_GROUPS.new" || true\nmv "$STUB_GROUPS.new" "$STUB_GROUPS"',
+};
+
+/** What the steps leave behind, one line per path (symlink target, or mode and content hash). */
+const WATCHED_PATHS = [
+  '/usr/bin/trellis-desktop',
+  '/usr/bin/trellis',
+  '/usr/sbin/trellisd',
+  '/usr/lib/systemd/system/trellisd.service',
+  '/etc/apparmor.d/trellis-desktop',
+  '/opt/Trellis/chrome-sandbox',
+  '/var/lib/trellis',
+];
+
+type MaintainerStep = readonly [
+  name: string,
+  script: 'after-install' | 'after-remove' | 'before-remove',
+  ...args: string[],
+];
+
+interface MaintainerRun {
+  /** Stub calls per step. */
+  calls: Map<string, string[]>;
+  /** WATCHED_PATHS and the groups after each step. */
+  after: Map<string, Record<string, string>>;
+  /** Steps whose script exited non-zero, and everything the scripts printed. */
+  failed: string[];
+  output: string;
+}
+
+/**
+ * Runs the rendered maintainer scripts, step by step, as root in a throwaway copy of this
+ * machine: a private mount namespace with an overlay of `/` on a tmpfs, chrooted into, so every
+ * file they write or remove lands in the tmpfs and vanishes with the namespace. The app's files
+ * are put where the package unpacks them, /run/systemd/system marks a systemd boot, and the
+ * stubs come first on PATH (ischroot is called by its path, so it is replaced in the overlay).
+ */
+function runMaintainerScripts(
+  scripts: FpmScripts,
+  steps: readonly MaintainerStep[],
+): MaintainerRun {
+  const dir = fs.mkdtempSync(path.join(tmp, 'maint-'));
+  const io = path.join(dir, 'io');
+  const ns = path.join(dir, 'ns');
+  fs.mkdirSync(path.join(io, 'stubs'), { recursive: true });
+  fs.mkdirSync(ns);
+  for (const [name, body] of Object.entries(MAINTAINER_STUBS)) {
+    fs.writeFileSync(
+      path.join(io, 'stubs', name),
+      `#!/bin/sh\nline=$(basename "$0")\n[ $# -eq 0 ] || line="$line $*"\necho "$line" >>"$STUB_LOG"\n${body}\n`,
+      { mode: 0o755 },
+    );
+  }
+  fs.copyFileSync(scripts.afterInstall, path.join(io, 'after-install'));
+  fs.copyFileSync(scripts.afterRemove, path.join(io, 'after-remove'));
+  fs.copyFileSync(
+    path.join(ROOT, 'packaging/linux/before-remove.sh'),
+    path.join(io, 'before-remove'),
+  );
+  fs.copyFileSync(UNIT, path.join(io, 'trellisd.service'));
+  const q = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+  fs.writeFileSync(
+    path.join(io, 'steps.sh'),
+    `set -eu
+T=/trellis-test
+export PATH="$T/stubs:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+export STUB_LOG="$T/calls.log" STUB_GROUPS="$T/groups" SUDO_USER=alice
+: >"$STUB_GROUPS"
+app=/opt/Trellis
+mkdir -p "$app/resources/helper/bin" "$app/resources/helper/service" /run/systemd/system /var/lib/trellis
+cp "$T/trellisd.service" "$app/resources/helper/service/trellisd.service"
+for f in trellis-desktop chrome-sandbox resources/apparmor-profile resources/helper/bin/trellis resources/helper/bin/trellisd; do
+  : >"$app/$f"
+done
+: >/var/lib/trellis/state.json
+cp "$T/stubs/ischroot" /usr/bin/ischroot
+snapshot() {
+  for p in ${WATCHED_PATHS.join(' ')}; do
+    if [ -L "$p" ]; then echo "$p -> $(readlink "$p")"
+    elif [ -d "$p" ]; then echo "$p dir"
+    elif [ -f "$p" ]; then echo "$p file $(stat -c %a "$p") $(sha256sum <"$p" | cut -c1-16)"
+    else echo "$p absent"; fi
+  done
+  echo "groups $(tr '\\n' ' ' <"$STUB_GROUPS")"
+}
+step() {
+  name=$1
+  shift
+  echo "## $name" >>"$STUB_LOG"
+  sh "$@" >>"$T/output.log" 2>&1 || echo "$name exited $?" >>"$T/failed.log"
+  snapshot >"$T/state-$name"
+}
+${steps.map(([name, script, ...args]) => `step ${q(name)} "$T/${script}" ${args.map(q).join(' ')}`).join('\n')}
+`,
+  );
+  fs.writeFileSync(
+    path.join(dir, 'runner.sh'),
+    `set -eu
+io=$1 ns=$2
+mount -t tmpfs trellis-test "$ns"
+mkdir "$ns/upper" "$ns/work" "$ns/root"
+mount -t overlay trellis-test -o "lowerdir=/,upperdir=$ns/upper,workdir=$ns/work" "$ns/root"
+mount -t proc proc "$ns/root/proc"
+mount --rbind /dev "$ns/root/dev"
+mkdir "$ns/root/trellis-test"
+mount --bind "$io" "$ns/root/trellis-test"
+chroot "$ns/root" /bin/sh /trellis-test/steps.sh
+`,
+  );
+  const r = spawnSync(
+    'unshare',
+    ['--mount', '--propagation', 'private', 'sh', path.join(dir, 'runner.sh'), io, ns],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  if (r.status !== 0) throw new Error(`maintainer script run failed (${r.status}): ${r.stderr}`);
+  const read = (f: string) =>
+    fs.existsSync(path.join(io, f)) ? fs.readFileSync(path.join(io, f), 'utf8') : '';
+  const calls = new Map<string, string[]>();
+  let current: string[] = [];
+  for (const line of read('calls.log').split('\n').filter(Boolean)) {
+    if (line.startsWith('## ')) calls.set(line.slice(3), (current = []));
+    else current.push(line);
+  }
+  const after = new Map<string, Record<string, string>>();
+  for (const [name] of steps) {
+    const state: Record<string, string> = {};
+    for (const line of read(`state-${name}`).split('\n').filter(Boolean)) {
+      const i = line.indexOf(' ');
+      state[line.slice(0, i)] = line.slice(i + 1).trim();
+    }
+    after.set(name, state);
+  }
+  return {
+    calls,
+    after,
+    failed: read('failed.log').split('\n').filter(Boolean),
+    output: read('output.log'),
+  };
+}
+
+const shortHash = (text: string) =>
+  crypto.createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+describe('deb and rpm maintainer scripts through install, upgrade and removal (stubbed system tools, throwaway root)', () => {
+  let deb: FpmScripts;
+  let rpm: FpmScripts;
+  const hostBefore = new Map<string, boolean>();
+
+  beforeAll(async () => {
+    if (process.getuid?.() !== 0)
+      throw new Error('e2e/packaging needs root (mount namespaces for the maintainer scripts)');
+    requireTool('unshare', 'util-linux');
+    requireTool('chroot', 'coreutils');
+    for (const p of WATCHED_PATHS) hostBefore.set(p, fs.existsSync(p));
+    const config = await builderConfig();
+    deb = await renderMaintainerScripts(config, 'deb');
+    rpm = await renderMaintainerScripts(config, 'rpm');
+  });
+
+  afterAll(() => {
+    // Nothing escaped the throwaway root.
+    for (const p of WATCHED_PATHS) expect(fs.existsSync(p), p).toBe(hostBefore.get(p));
+  });
+
+  const installed = () => ({
+    '/usr/bin/trellis-desktop': '-> /opt/Trellis/trellis-desktop',
+    '/usr/bin/trellis': '-> /opt/Trellis/resources/helper/bin/trellis',
+    '/usr/sbin/trellisd': '-> /opt/Trellis/resources/helper/bin/trellisd',
+    '/usr/lib/systemd/system/trellisd.service': `file 644 ${shortHash(fs.readFileSync(UNIT, 'utf8'))}`,
+    '/etc/apparmor.d/trellis-desktop': `file 644 ${shortHash('')}`,
+    '/opt/Trellis/chrome-sandbox': `file 755 ${shortHash('')}`,
+    '/var/lib/trellis': 'dir',
+    groups: 'trellis',
+  });
+  const removed = () => ({
+    ...installed(),
+    '/usr/bin/trellis-desktop': 'absent',
+    '/usr/bin/trellis': 'absent',
+    '/usr/sbin/trellisd': 'absent',
+    '/usr/lib/systemd/system/trellisd.service': 'absent',
+    '/etc/apparmor.d/trellis-desktop': 'absent',
+  });
+  const configureCalls = (firstInstall: boolean) => [
+    'unshare --user true',
+    'update-mime-database /usr/share/mime',
+    'update-desktop-database /usr/share/applications',
+    'apparmor_parser --skip-kernel-load /opt/Trellis/resources/apparmor-profile',
+    'ischroot',
+    'apparmor_parser --replace --write-cache --skip-read-cache /etc/apparmor.d/trellis-desktop',
+    'getent group trellis',
+    ...(firstInstall ? ['groupadd --system trellis'] : []),
+    'id alice',
+    'usermod -a -G trellis alice',
+    'systemctl daemon-reload',
+    'systemctl enable trellisd.service',
+    'systemctl restart trellisd.service',
+  ];
+  const removeCalls = [
+    'systemctl daemon-reload',
+    'systemctl reset-failed trellisd.service',
+    'apparmor_parser --remove /etc/apparmor.d/trellis-desktop',
+  ];
+
+  it('deb: postinst installs and starts the helper; an upgrade restarts it; remove stops it and keeps state; purge removes state and group', () => {
+    const run = runMaintainerScripts(deb, [
+      ['install', 'after-install', 'configure', ''],
+      // dpkg's upgrade order: old prerm, old postrm, new postinst.
+      ['upgrade-prerm', 'before-remove', 'upgrade', '0.1.1'],
+      ['upgrade-postrm', 'after-remove', 'upgrade', '0.1.1'],
+      ['upgrade-postinst', 'after-install', 'configure', '0.1.0'],
+      ['remove-prerm', 'before-remove', 'remove'],
+      ['remove-postrm', 'after-remove', 'remove'],
+      ['purge-postrm', 'after-remove', 'purge'],
+    ]);
+    expect(run.failed, run.output).toEqual([]);
+    expect(run.calls.get('install')).toEqual(configureCalls(true));
+    expect(run.after.get('install')).toEqual(installed());
+    expect(run.calls.get('upgrade-prerm')).toEqual([]);
+    expect(run.calls.get('upgrade-postrm')).toEqual([]);
+    expect(run.after.get('upgrade-postrm')).toEqual(installed());
+    expect(run.calls.get('upgrade-postinst')).toEqual(configureCalls(false));
+    expect(run.after.get('upgrade-postinst')).toEqual(installed());
+    expect(run.calls.get('remove-prerm')).toEqual(['systemctl disable --now trellisd.service']);
+    expect(run.calls.get('remove-postrm')).toEqual(removeCalls);
+    expect(run.after.get('remove-postrm')).toEqual(removed());
+    expect(run.calls.get('purge-postrm')).toEqual([
+      'systemctl daemon-reload',
+      'systemctl reset-failed trellisd.service',
+      'getent group trellis',
+      'groupdel trellis',
+    ]);
+    expect(run.after.get('purge-postrm')).toEqual({
+      ...removed(),
+      '/var/lib/trellis': 'absent',
+      groups: '',
+    });
+  });
+
+  it('rpm: %post installs; an upgrade (new %post, then old %preun and %postun) keeps it installed; erase removes it and keeps state', () => {
+    const run = runMaintainerScripts(rpm, [
+      ['install', 'after-install', '1'],
+      ['upgrade-post', 'after-install', '2'],
+      ['upgrade-preun', 'before-remove', '1'],
+      ['upgrade-postun', 'after-remove', '1'],
+      ['erase-preun', 'before-remove', '0'],
+      ['erase-postun', 'after-remove', '0'],
+    ]);
+    expect(run.failed, run.output).toEqual([]);
+    expect(run.calls.get('install')).toEqual(configureCalls(true));
+    expect(run.calls.get('upgrade-post')).toEqual(configureCalls(false));
+    expect(run.calls.get('upgrade-preun')).toEqual([]);
+    expect(run.calls.get('upgrade-postun')).toEqual([]);
+    expect(run.after.get('upgrade-postun')).toEqual(installed());
+    expect(run.calls.get('erase-preun')).toEqual(['systemctl disable --now trellisd.service']);
+    expect(run.calls.get('erase-postun')).toEqual(removeCalls);
+    expect(run.after.get('erase-postun')).toEqual(removed());
   });
 });
 

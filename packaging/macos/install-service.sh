@@ -28,6 +28,8 @@ if [ -n "$console_user" ] && [ "$console_user" != root ]; then
   dseditgroup -o edit -a "$console_user" -t user trellis || true
 fi
 
+# /var/run/trellis holds the LocalAPI socket; macOS empties /var/run at boot, and the helper
+# makes the directory again when it starts.
 mkdir -p "/Library/Application Support/Trellis/state" /Library/Logs/Trellis /var/run/trellis
 chmod 700 "/Library/Application Support/Trellis/state"
 

@@ -18,7 +18,8 @@ $TaskName = 'Trellis helper (trellisd)'
 $Launcher = Join-Path $InstallDir 'resources\helper\bin\trellisd.cmd'
 $DataDir = Join-Path $env:ProgramData 'Trellis'
 $StateDir = Join-Path $DataDir 'state'
-# The LocalAPI endpoint on Windows is a named pipe.
+# The LocalAPI endpoint: trellisd's, the app's and the CLI's default on Windows, a named pipe
+# that every local account may use (docs/install.md says why).
 $Socket = '\\.\pipe\trellisd'
 
 if (-not (Test-Path -LiteralPath $Launcher)) { throw "trellisd launcher not found: $Launcher" }

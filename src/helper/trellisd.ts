@@ -15,7 +15,7 @@ import { SystemPinger } from './daemon/ping.js';
 import { MagicDnsServer } from './dns/server.js';
 import { LocalApiServer } from './localapi/server.js';
 import { Magicsock } from './magicsock/magicsock.js';
-import { resolveSocketAccess } from './localapi/socket.js';
+import { resolveSocketAccess, socketAccessNotice } from './localapi/socket.js';
 import { darwinTunName, DarwinOsConfigurator, UTUN_RE } from './os/darwin.js';
 import { LinuxOsConfigurator } from './os/linux.js';
 import type { OsConfigurator } from './os/types.js';
@@ -90,20 +90,8 @@ async function main(): Promise<number> {
   );
 
   const access = await resolveSocketAccess(flags.socketGroup);
-  if (access.group)
-    log.info(
-      { group: access.group.name, gid: access.group.gid },
-      'LocalAPI socket: root and this group (mode 0660)',
-    );
-  else
-    log.warn(
-      {},
-      'LocalAPI socket: group "trellis" does not exist, so only root can use it (mode 0600); create the group or pass --socket-group',
-    );
-  log.info(
-    {},
-    'LocalAPI access is checked by the socket file permissions (Node cannot read SO_PEERCRED)',
-  );
+  const notice = socketAccessNotice(access);
+  log[notice.level](notice.fields, notice.msg);
 
   const store = await StateStore.open(flags.stateDir);
   const magicsock = flags.magicsock ? new Magicsock({ port: flags.port, log }) : undefined;

@@ -5,7 +5,7 @@
 import type { BackendState, PeerStatus, Status, WatchEvent } from '../../shared/schema/localapi.js';
 import { LOCALAPI_VERSION } from '../../shared/schema/localapi.js';
 import { TRELLIS_VERSION } from '../../shared/version.js';
-import { LocalApiClient, type LocalApiClientError } from '../localapi/client.js';
+import { defaultSocketPath, LocalApiClient, type LocalApiClientError } from '../localapi/client.js';
 import { parseCommand, type Command } from './args.js';
 import { usage } from './usage.js';
 import { renderNetcheck } from './netcheck-view.js';
@@ -43,7 +43,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return EXIT_OK;
   }
   const client = new LocalApiClient({
-    socketPath: cmd.socket ?? (io.env.TRELLIS_SOCKET || undefined),
+    socketPath: cmd.socket ?? defaultSocketPath(io.env),
     clientName: 'cli',
   });
   const r = await execute(cmd, client, io);

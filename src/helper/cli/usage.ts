@@ -1,4 +1,5 @@
 /** `trellis help [command]`. Kept in step with docs/cli.md. */
+import { defaultLocalApiEndpoint } from '../../shared/schema/localapi.js';
 
 const PREF_FLAGS = `  --hostname NAME                 name to register as (empty: the OS hostname)
   --accept-routes[=true|false]    install subnet routes that peers offer
@@ -71,6 +72,6 @@ commands:
   help      this text, or 'trellis help <command>'
 
 global flags:
-  --socket PATH   the trellisd socket (default: $TRELLIS_SOCKET or /run/trellis/trellisd.sock)
+  --socket PATH   the trellisd socket (default: $TRELLIS_SOCKET or ${defaultLocalApiEndpoint(process.platform)})
 `;
 }

@@ -1,8 +1,9 @@
 /** trellisd's command line → its configuration (pure, unit-tested). */
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { err, ok, type Result } from '../../shared/result.js';
 import { HttpUrl } from '../../shared/schema/common.js';
-import { DEFAULT_LOCALAPI_SOCKET_PATH } from '../../shared/schema/localapi.js';
+import { defaultLocalApiEndpoint, localApiEndpointError } from '../../shared/schema/localapi.js';
 import { DEFAULT_MTU } from '../engine/index.js';
 import { isValidInterfaceName, isValidNetnsName } from '../os/ifname.js';
 import { DEFAULT_STATE_DIR } from '../state/store.js';
@@ -14,8 +15,9 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface TrellisdFlags {
   readonly stateDir: string;
+  /** The LocalAPI endpoint: a Unix socket path, or on Windows a named pipe. */
   readonly socket: string;
-  /** --socket-group; null: the `trellis` group if it exists, else root only. */
+  /** --socket-group (not on Windows); null: the `trellis` group if it exists, else root only. */
   readonly socketGroup: string | null;
   readonly controlUrl: string;
   readonly tunName: string;
@@ -28,28 +30,38 @@ export interface TrellisdFlags {
    * loopback proxies), so 'auto' turns it off with --netns, where the daemon stays outside.
    */
   readonly magicsock: boolean;
+  /**
+   * The direct fast path (WireGuard's own port carries direct traffic): 'auto' where the system
+   * supports it (Linux, nftables, wireguard-go); always 'off' without magicsock.
+   */
+  readonly fastPath: 'on' | 'off' | 'auto';
   readonly mtu: number;
   /** Put the WireGuard interface, its OS config and pings in this network namespace. */
   readonly netns: string | null;
 }
 
-export const TRELLISD_USAGE = `usage: trellisd [flags]
+/** The usage text; `platform` picks the defaults shown (process.platform). */
+export const trellisdUsage = (platform: string) => `usage: trellisd [flags]
 
   --state-dir DIR        state directory (default ${DEFAULT_STATE_DIR})
-  --socket PATH          LocalAPI socket (default ${DEFAULT_LOCALAPI_SOCKET_PATH})
+  --socket PATH          LocalAPI socket, a named pipe on Windows (default ${defaultLocalApiEndpoint(platform)})
   --socket-group GROUP   group allowed to use the socket (default: "trellis" if it exists, else root only)
   --control-url URL      control server for a fresh state directory (default ${DEFAULT_CONTROL_URL})
   --tun-name NAME        WireGuard interface name (default ${DEFAULT_TUN_NAME})
   --backend KIND         wireguard-go, kernel or auto (default auto)
   --port N               UDP port peers reach us on, 0 to pick one (default ${DEFAULT_WG_LISTEN_PORT})
   --magicsock MODE       on, off or auto: auto is on, except with --netns (default auto)
+  --fast-path MODE       on, off or auto: direct peers bypass magicsock (Linux; default off)
   --mtu N                tunnel MTU (default ${DEFAULT_MTU})
   --netns NAME           put the interface, its OS config and pings in this network namespace
   --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default info)
 `;
+export const TRELLISD_USAGE = trellisdUsage(process.platform);
 
+/** Parses trellisd's argv for `platform` (process.platform), which decides the socket's kind. */
 export function parseTrellisdFlags(
   argv: readonly string[],
+  platform: string = process.platform,
 ): Result<TrellisdFlags | 'help', string> {
   let values: Record<string, string | boolean | undefined>;
   try {
@@ -65,6 +77,7 @@ export function parseTrellisdFlags(
         'log-level': { type: 'string' },
         port: { type: 'string' },
         magicsock: { type: 'string' },
+        'fast-path': { type: 'string' },
         mtu: { type: 'string' },
         netns: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -105,21 +118,33 @@ export function parseTrellisdFlags(
     return err(`--magicsock must be on, off or auto, not ${JSON.stringify(magicsock)}`);
   if (magicsock === 'on' && netns !== null)
     return err('--magicsock on needs trellisd in the same namespace as WireGuard (no --netns)');
-  const socket = str('socket') ?? DEFAULT_LOCALAPI_SOCKET_PATH;
-  if (!socket.startsWith('/')) return err('--socket must be an absolute path');
+  const fastPath = str('fast-path') ?? 'off';
+  if (fastPath !== 'on' && fastPath !== 'off' && fastPath !== 'auto')
+    return err(`--fast-path must be on, off or auto, not ${JSON.stringify(fastPath)}`);
+  const withMagicsock = magicsock === 'on' || (magicsock === 'auto' && netns === null);
+  if (fastPath === 'on' && !withMagicsock) return err('--fast-path on needs magicsock');
+  const socket = str('socket') ?? defaultLocalApiEndpoint(platform);
+  const socketError = localApiEndpointError(socket, platform);
+  if (socketError !== null) return err(`--socket ${socketError}`);
+  const socketGroup = str('socket-group') ?? null;
+  if (socketGroup !== null && platform === 'win32')
+    return err('--socket-group does not apply on Windows: every local user may use the pipe');
   const stateDir = str('state-dir') ?? DEFAULT_STATE_DIR;
-  if (!stateDir.startsWith('/')) return err('--state-dir must be an absolute path');
+  // Windows: C:\ProgramData\Trellis\state as the service scripts pass it.
+  const isAbsolute = platform === 'win32' ? path.win32.isAbsolute : path.posix.isAbsolute;
+  if (!isAbsolute(stateDir)) return err('--state-dir must be an absolute path');
 
   return ok({
     stateDir,
     socket,
-    socketGroup: str('socket-group') ?? null,
+    socketGroup,
     controlUrl,
     tunName,
     backend,
     logLevel: logLevel as LogLevel,
     port,
-    magicsock: magicsock === 'on' || (magicsock === 'auto' && netns === null),
+    magicsock: withMagicsock,
+    fastPath: withMagicsock ? fastPath : 'off',
     mtu,
     netns,
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ExecError } from '../exec.js';
-import { parseTrellisdFlags } from './flags.js';
+import { parseTrellisdFlags, trellisdUsage } from './flags.js';
 import { parsePingRtt, SystemPinger } from './ping.js';
 
 describe('ping', () => {
@@ -40,7 +40,7 @@ describe('ping', () => {
 
 describe('parseTrellisdFlags', () => {
   it('has defaults for everything', () => {
-    expect(parseTrellisdFlags([])).toEqual({
+    expect(parseTrellisdFlags([], 'linux')).toEqual({
       ok: true,
       value: {
         stateDir: '/var/lib/trellis',
@@ -54,6 +54,7 @@ describe('parseTrellisdFlags', () => {
         magicsock: true,
         mtu: 1280,
         netns: null,
+        fastPath: 'off',
       },
     });
   });
@@ -95,6 +96,7 @@ describe('parseTrellisdFlags', () => {
         magicsock: false,
         mtu: 1420,
         netns: 'lab-dev1',
+        fastPath: 'off',
       },
     });
   });
@@ -117,5 +119,52 @@ describe('parseTrellisdFlags', () => {
     const forced = parseTrellisdFlags(['--magicsock', 'off']);
     expect(forced.ok && forced.value !== 'help' && forced.value.magicsock).toBe(false);
     expect(parseTrellisdFlags(['--help'])).toEqual({ ok: true, value: 'help' });
+  });
+
+  it('takes the LocalAPI endpoint for the platform: a named pipe on Windows, a path elsewhere', () => {
+    const socketOf = (argv: string[], platform: string) => {
+      const r = parseTrellisdFlags(argv, platform);
+      return r.ok && r.value !== 'help' ? r.value.socket : `error: ${r.ok ? '' : r.error}`;
+    };
+    expect(socketOf([], 'darwin')).toBe('/var/run/trellis/trellisd.sock');
+    expect(socketOf([], 'freebsd')).toBe('/run/trellis/trellisd.sock');
+    expect(socketOf([], 'win32')).toBe('\\\\.\\pipe\\trellisd');
+    // As the Windows service scripts pass them (packaging/windows/install-service.ps1).
+    const win = parseTrellisdFlags(
+      ['--state-dir', 'C:\\ProgramData\\Trellis\\state', '--socket', '\\\\.\\pipe\\trellisd'],
+      'win32',
+    );
+    expect(win.ok && win.value !== 'help' && [win.value.stateDir, win.value.socket]).toEqual([
+      'C:\\ProgramData\\Trellis\\state',
+      '\\\\.\\pipe\\trellisd',
+    ]);
+    const nested = '\\\\.\\pipe\\ProtectedPrefix\\Administrators\\Trellis\\trellisd';
+    expect(socketOf(['--socket', nested, '--state-dir', 'C:\\s'], 'win32')).toBe(nested);
+
+    for (const bad of [
+      '/run/trellis/trellisd.sock',
+      '\\\\.\\pipe\\',
+      '\\\\.\\pipe\\two words',
+      '\\\\.\\pipe\\a\\\\b',
+      '\\\\server\\pipe\\trellisd',
+      `\\\\.\\pipe\\${'x'.repeat(250)}`,
+    ]) {
+      expect(socketOf(['--socket', bad, '--state-dir', 'C:\\s'], 'win32'), bad).toMatch(
+        /^error: --socket must be a named pipe, \\\\\.\\pipe\\NAME/,
+      );
+    }
+    expect(socketOf(['--socket', '\\\\.\\pipe\\trellisd'], 'linux')).toBe(
+      'error: --socket must be an absolute path',
+    );
+    expect(socketOf(['--state-dir', 'Trellis\\state'], 'win32')).toMatch(/--state-dir/);
+    expect(socketOf(['--state-dir', 'C:\\s', '--socket-group', 'trellis'], 'win32')).toMatch(
+      /--socket-group does not apply on Windows/,
+    );
+  });
+
+  it("shows the platform's default endpoint in its usage", () => {
+    expect(trellisdUsage('win32')).toContain('(default \\\\.\\pipe\\trellisd)');
+    expect(trellisdUsage('darwin')).toContain('(default /var/run/trellis/trellisd.sock)');
+    expect(trellisdUsage('linux')).toContain('(default /run/trellis/trellisd.sock)');
   });
 });

@@ -5,11 +5,11 @@
  * a typed error.
  */
 import http from 'node:http';
+import net from 'node:net';
 import WebSocket from 'ws';
 import type * as z from 'zod';
 import { err, ok, type Result } from '../../shared/result.js';
 import {
-  DEFAULT_LOCALAPI_SOCKET_PATH,
   LOCALAPI_PATH_PREFIX,
   LOCALAPI_VERSION,
   LocalApiErrorBody,
@@ -23,6 +23,7 @@ import {
   type LocalApiRequest,
   type LocalApiResponse,
   type PingRequest,
+  defaultLocalApiEndpoint,
 } from '../../shared/schema/localapi.js';
 import { parseJsonWith } from '../../shared/schema/parse.js';
 import { TRELLIS_VERSION } from '../../shared/version.js';
@@ -49,15 +50,19 @@ export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 const PING_SLACK_MS = 5_000;
 
 export interface LocalApiClientOptions {
-  /** Defaults to TRELLIS_SOCKET, then DEFAULT_LOCALAPI_SOCKET_PATH. */
+  /** A Unix socket path or Windows named pipe; defaults to defaultSocketPath(). */
   readonly socketPath?: string;
   /** For the daemon's log: "cli", "desktop". */
   readonly clientName?: string;
   readonly timeoutMs?: number;
 }
 
-export function defaultSocketPath(env: NodeJS.ProcessEnv = process.env): string {
-  return env.TRELLIS_SOCKET || DEFAULT_LOCALAPI_SOCKET_PATH;
+/** TRELLIS_SOCKET when set, else this platform's default endpoint. */
+export function defaultSocketPath(
+  env: NodeJS.ProcessEnv = process.env,
+  platform: string = process.platform,
+): string {
+  return env.TRELLIS_SOCKET || defaultLocalApiEndpoint(platform);
 }
 
 export interface WatchHandlers {
@@ -158,9 +163,12 @@ export class LocalApiClient {
       initial: opts.initial === false ? '0' : '1',
       logs: opts.logs ? '1' : '0',
     });
-    const url = `ws+unix://${this.socketPath}:${LOCALAPI_PATH_PREFIX}${localApiWatch.path}?${q}`;
+    // The host is a placeholder: the connection is the socket or pipe, opened as http.request's
+    // socketPath opens it (net.connect(path) on both; a ws+unix URL cannot hold a pipe's name).
+    const url = `ws://localapi${LOCALAPI_PATH_PREFIX}${localApiWatch.path}?${q}`;
     return new Promise((resolve) => {
       const ws = new WebSocket(url, {
+        createConnection: () => net.connect(this.socketPath),
         headers: { [LOCALAPI_VERSION_HEADER]: String(LOCALAPI_VERSION) },
         maxPayload: MAX_LOCALAPI_MESSAGE_BYTES,
       });

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ok } from '../../shared/result.js';
 import {
   LocalApiErrorBody,
@@ -13,11 +14,20 @@ import {
 } from '../../shared/schema/localapi.js';
 import { samplePrefs, sampleStatus } from '../../shared/schema/samples.js';
 import { waitFor } from '../testing/wait.js';
-import { LocalApiClient } from './client.js';
+import { defaultSocketPath, LocalApiClient } from './client.js';
 import { apiError } from './errors.js';
 import type { LocalApiHandlers } from './handlers.js';
 import { LocalApiServer } from './server.js';
-import { resolveSocketAccess, type SocketAccess } from './socket.js';
+import {
+  listenOnSocket,
+  PIPE_ACCESS,
+  removeSocketFile,
+  resolveSocketAccess,
+  socketAccessNotice,
+  SocketSetupError,
+  type SocketAccess,
+  type SocketOs,
+} from './socket.js';
 import { WatchHub } from './watch-hub.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -362,5 +372,160 @@ describe('LocalAPI socket', () => {
     await second.listen(a.socketPath, ROOT_ONLY);
     cleanups.push(() => second.close());
     expect(fs.statSync(a.socketPath).isSocket()).toBe(true);
+  });
+});
+
+describe('LocalAPI endpoint per platform', () => {
+  it("defaults to TRELLIS_SOCKET, else the platform's endpoint", () => {
+    expect(defaultSocketPath({}, 'linux')).toBe('/run/trellis/trellisd.sock');
+    expect(defaultSocketPath({}, 'darwin')).toBe('/var/run/trellis/trellisd.sock');
+    expect(defaultSocketPath({}, 'win32')).toBe('\\\\.\\pipe\\trellisd');
+    expect(defaultSocketPath({ TRELLIS_SOCKET: '' }, 'win32')).toBe('\\\\.\\pipe\\trellisd');
+    expect(defaultSocketPath({ TRELLIS_SOCKET: '/tmp/t.sock' }, 'darwin')).toBe('/tmp/t.sock');
+  });
+
+  it('watches and calls over a socket whose path needs escaping in a URL', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trellis api '));
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const socketPath = path.join(dir, 'Application Support', 'd%20.sock');
+    const server = new LocalApiServer({
+      handlers: { status: async () => ok(sampleStatus(1)) } as unknown as LocalApiHandlers,
+      watch: new WatchHub({ status: async () => sampleStatus(1), prefs: () => samplePrefs() }),
+      daemonVersion: '0.1.0',
+      log: silent,
+    });
+    await server.listen(socketPath, ROOT_ONLY);
+    cleanups.push(() => server.close());
+    const client = new LocalApiClient({ socketPath });
+    expect((await client.status()).ok).toBe(true);
+    const events: WatchEvent[] = [];
+    const w = await client.watch({ event: (e) => events.push(e), closed: () => {} });
+    expect(w.ok).toBe(true);
+    await waitFor(() => events.some((e) => e.type === 'status'), 'a status event', 10_000);
+    if (w.ok) w.value.close();
+  });
+});
+
+/** File calls recorded, for a platform this machine is not (Windows) or to compare with it. */
+function recordingOs(platform: string) {
+  const calls: string[] = [];
+  const os: SocketOs = {
+    platform,
+    fs: {
+      mkdir: async (dir) => void calls.push(`mkdir ${dir}`),
+      lstat: async (file) => {
+        calls.push(`lstat ${file}`);
+        throw Object.assign(new Error(`ENOENT: ${file}`), { code: 'ENOENT' });
+      },
+      rm: async (file) => void calls.push(`rm ${file}`),
+      chown: async (file, _uid, gid) => void calls.push(`chown ${file} ${gid}`),
+      chmod: async (file, mode) => void calls.push(`chmod ${file} ${mode.toString(8)}`),
+    },
+  };
+  return { os, calls };
+}
+
+/** A server whose listen() records its options instead of binding: Linux has no named pipes. */
+class RecordingServer extends net.Server {
+  readonly listened: net.ListenOptions[] = [];
+  failWith: Error | null = null;
+  override listen(...args: unknown[]): this {
+    const [options, done] = args as [net.ListenOptions, () => void];
+    this.listened.push(options);
+    const e = this.failWith;
+    process.nextTick(() => (e ? this.emit('error', e) : done()));
+    return this;
+  }
+}
+
+const PIPE = '\\\\.\\pipe\\trellisd';
+
+describe('LocalAPI named pipe (Windows cannot run here: its platform is simulated)', () => {
+  it('listens on the pipe open to every local account, with none of the socket file work', async () => {
+    const { os, calls } = recordingOs('win32');
+    const server = new RecordingServer();
+    await listenOnSocket(server, PIPE, PIPE_ACCESS, os);
+    expect(server.listened).toEqual([{ path: PIPE, readableAll: true, writableAll: true }]);
+    await removeSocketFile(PIPE, os);
+    expect(calls).toEqual([]);
+
+    // The same code on Linux: a plain path, then the directory, stale-socket, owner and mode work.
+    const unix = recordingOs('linux');
+    const unixServer = new RecordingServer();
+    const group = { group: { name: 'trellis', gid: 64999 }, mode: 0o660 };
+    await listenOnSocket(unixServer, '/run/trellis/trellisd.sock', group, unix.os);
+    await removeSocketFile('/run/trellis/trellisd.sock', unix.os);
+    expect(unixServer.listened).toEqual([{ path: '/run/trellis/trellisd.sock' }]);
+    expect(unix.calls).toEqual([
+      'mkdir /run/trellis',
+      'lstat /run/trellis/trellisd.sock',
+      'chown /run/trellis/trellisd.sock 64999',
+      'chmod /run/trellis/trellisd.sock 660',
+      'rm /run/trellis/trellisd.sock',
+    ]);
+  });
+
+  it('refuses a path on Windows, a pipe elsewhere, and access of the wrong kind, before listening', async () => {
+    const win = recordingOs('win32');
+    const server = new RecordingServer();
+    const refused = (p: Promise<void>, re: RegExp) =>
+      expect(p).rejects.toSatisfy((e) => e instanceof SocketSetupError && re.test(e.message));
+    await refused(
+      listenOnSocket(server, '/run/trellis/trellisd.sock', PIPE_ACCESS, win.os),
+      /must be a named pipe/,
+    );
+    await refused(listenOnSocket(server, PIPE, ROOT_ONLY, win.os), /no owner group or mode/);
+    const unix = recordingOs('linux');
+    await refused(listenOnSocket(server, PIPE, ROOT_ONLY, unix.os), /must be an absolute path/);
+    await refused(listenOnSocket(server, '/run/t.sock', PIPE_ACCESS, unix.os), /not a pipe/);
+    expect(server.listened).toEqual([]);
+    expect([...win.calls, ...unix.calls]).toEqual([]);
+  });
+
+  it('says another daemon has the pipe when its first instance is taken', async () => {
+    const { os } = recordingOs('win32');
+    const server = new RecordingServer();
+    server.failWith = Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' });
+    await expect(listenOnSocket(server, PIPE, PIPE_ACCESS, os)).rejects.toThrow(
+      /another daemon is listening on \\\\\.\\pipe\\trellisd/,
+    );
+  });
+
+  it('the server listens and closes through the pipe branch', async () => {
+    const { os, calls } = recordingOs('win32');
+    const server = new LocalApiServer({
+      handlers: {} as LocalApiHandlers,
+      watch: new WatchHub({ status: async () => sampleStatus(0), prefs: () => samplePrefs() }),
+      daemonVersion: '0.1.0',
+      log: silent,
+      os,
+    });
+    const listen = vi.spyOn(server.server, 'listen').mockImplementation((...args: unknown[]) => {
+      (args[1] as () => void)();
+      return server.server;
+    });
+    await server.listen(PIPE, PIPE_ACCESS);
+    expect(listen.mock.calls[0]?.[0]).toEqual({ path: PIPE, readableAll: true, writableAll: true });
+    await server.close();
+    expect(calls).toEqual([]);
+  });
+
+  it('has no socket group on Windows, and says who may use the pipe', async () => {
+    const lookup = vi.fn(async () => 1234);
+    expect(await resolveSocketAccess(null, lookup, 'win32')).toEqual(PIPE_ACCESS);
+    await expect(resolveSocketAccess('trellis', lookup, 'win32')).rejects.toThrow(SocketSetupError);
+    expect(lookup).not.toHaveBeenCalled();
+    expect(socketAccessNotice(PIPE_ACCESS)).toMatchObject({
+      level: 'warn',
+      msg: expect.stringMatching(/every local account/),
+    });
+    expect(socketAccessNotice({ group: { name: 'trellis', gid: 7 }, mode: 0o660 })).toMatchObject({
+      level: 'info',
+      fields: { group: 'trellis', gid: 7 },
+    });
+    expect(socketAccessNotice(ROOT_ONLY)).toMatchObject({
+      level: 'warn',
+      msg: expect.stringMatching(/only root/),
+    });
   });
 });

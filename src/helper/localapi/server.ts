@@ -1,10 +1,9 @@
 /**
  * The LocalAPI server: HTTP+JSON under /localapi/v1 and the WebSocket watch stream, on a Unix
- * socket. Routes come from `localApiEndpoints`; every body is bounded and zod-parsed before a
+ * socket (Windows: a named pipe; see socket.ts). Routes come from `localApiEndpoints`; every body is bounded and zod-parsed before a
  * handler sees it, every failure is a typed LocalApiErrorBody, and every answer is checked
  * against its schema before it leaves (a daemon bug becomes a 500, not a malformed reply).
  */
-import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -25,7 +24,13 @@ import { parseJsonWith, parseWith } from '../../shared/schema/parse.js';
 import { apiError, errorBody, statusOf, type LocalApiError } from './errors.js';
 import type { HandledEndpoint, LocalApiHandlers } from './handlers.js';
 import { LOCALAPI_VERSION_HEADER } from './protocol.js';
-import { listenOnSocket, type SocketAccess } from './socket.js';
+import {
+  listenOnSocket,
+  nodeSocketOs,
+  removeSocketFile,
+  type SocketAccess,
+  type SocketOs,
+} from './socket.js';
 import type { WatchEventBody, WatchHub } from './watch-hub.js';
 
 /**
@@ -50,6 +55,8 @@ export interface LocalApiServerOptions {
   readonly watch: WatchHub;
   readonly daemonVersion: string;
   readonly log: LocalApiServerLog;
+  /** This machine, unless a test stands in for another platform. */
+  readonly os?: SocketOs;
 }
 
 type Route = { readonly name: LocalApiEndpointName; readonly method: string };
@@ -99,7 +106,7 @@ export class LocalApiServer {
   }
 
   async listen(socketPath: string, access: SocketAccess): Promise<void> {
-    await listenOnSocket(this.server, socketPath, access);
+    await listenOnSocket(this.server, socketPath, access, this.opts.os ?? nodeSocketOs);
     this.socketPath = socketPath;
   }
 
@@ -110,7 +117,7 @@ export class LocalApiServer {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
-    if (this.socketPath) await fs.rm(this.socketPath, { force: true });
+    if (this.socketPath) await removeSocketFile(this.socketPath, this.opts.os ?? nodeSocketOs);
   }
 
   // -- HTTP ------------------------------------------------------------------------------------

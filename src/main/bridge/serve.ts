@@ -8,11 +8,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { defaultSocketPath } from '../../helper/localapi/client.js';
+import { defaultLocalApiEndpoint } from '../../shared/schema/localapi.js';
 import { startWebApp } from './web-app.js';
 
 const USAGE = `usage: serve [--socket PATH] [--port N] [--renderer DIR] [--login-mode app-session|helper-interactive]
 
-  --socket PATH     the helper's LocalAPI socket (default: $TRELLIS_SOCKET or /run/trellis/trellisd.sock)
+  --socket PATH     the helper's LocalAPI socket (default: $TRELLIS_SOCKET or ${defaultLocalApiEndpoint(process.platform)})
   --port N          loopback port for the page (default: a free one)
   --renderer DIR    the built renderer (default: dist/renderer; build it with npm run build:app)
   --login-mode M    app-session (default; the session goes to the keychain) or helper-interactive

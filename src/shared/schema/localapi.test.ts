@@ -12,6 +12,8 @@ import {
   PrefsPatch,
   Status,
   WatchEvent,
+  defaultLocalApiEndpoint,
+  localApiEndpointError,
   localApiEndpoints,
   localApiErrorStatus,
   parseLocalApiErrorBody,
@@ -182,5 +184,29 @@ describe('localapi: parsers never throw on mutated input', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('localapi: the endpoint per platform', () => {
+  it('is a socket under /run, under /var/run on macOS, and a named pipe on Windows', () => {
+    expect(defaultLocalApiEndpoint('linux')).toBe('/run/trellis/trellisd.sock');
+    expect(defaultLocalApiEndpoint('openbsd')).toBe('/run/trellis/trellisd.sock');
+    expect(defaultLocalApiEndpoint('darwin')).toBe('/var/run/trellis/trellisd.sock');
+    expect(defaultLocalApiEndpoint('win32')).toBe('\\\\.\\pipe\\trellisd');
+    for (const p of ['linux', 'darwin', 'win32'])
+      expect(localApiEndpointError(defaultLocalApiEndpoint(p), p), p).toBeNull();
+  });
+
+  it('accepts only a pipe on Windows and only an absolute path elsewhere', () => {
+    expect(localApiEndpointError('\\\\.\\pipe\\trellisd', 'linux')).toMatch(/absolute path/);
+    expect(localApiEndpointError('/run/a\0b', 'linux')).toMatch(/absolute path/);
+    expect(localApiEndpointError('/run/trellis/trellisd.sock', 'win32')).toMatch(/named pipe/);
+    expect(localApiEndpointError('\\\\?\\pipe\\trellisd', 'win32')).toMatch(/named pipe/);
+    expect(localApiEndpointError('\\\\.\\pipe\\a\\b.c_d-e', 'win32')).toBeNull();
+    // `\\.\pipe\` is 9 characters of the 256 Windows allows.
+    expect(localApiEndpointError(`\\\\.\\pipe\\${'x'.repeat(247)}`, 'win32')).toBeNull();
+    expect(localApiEndpointError(`\\\\.\\pipe\\${'x'.repeat(248)}`, 'win32')).toMatch(/256/);
+    for (const bad of ['', 'a b', 'a\\', '\\a', 'a\\\\b', 'a/b', 'ä'])
+      expect(localApiEndpointError(`\\\\.\\pipe\\${bad}`, 'win32'), bad).toMatch(/named pipe/);
   });
 });

@@ -39,9 +39,52 @@ export const LOCALAPI_VERSION = 1;
 export const LOCALAPI_MIN_VERSION = 1;
 export const LOCALAPI_PATH_PREFIX = '/localapi/v1';
 
-/** Default socket; the daemon's `--socket` flag and the clients' TRELLIS_SOCKET override it. */
-export const DEFAULT_LOCALAPI_SOCKET_PATH = '/run/trellis/trellisd.sock';
-export const DEFAULT_LOCALAPI_PIPE_NAME = '\\\\.\\pipe\\trellisd';
+/** How Windows names a local named pipe: `\\.\pipe\` and the pipe's name. */
+export const WINDOWS_PIPE_PREFIX = '\\\\.\\pipe\\';
+
+/**
+ * Where trellisd serves the LocalAPI unless told otherwise (its `--socket` flag; the clients'
+ * TRELLIS_SOCKET): a Unix socket under /run on Linux and other Unixes, under /var/run on macOS
+ * (which has no /run), and a named pipe on Windows. `platform` is Node's `process.platform`,
+ * passed in so this stays pure (the renderer imports this module) and tests can pick one.
+ */
+export function defaultLocalApiEndpoint(platform: string): string {
+  switch (platform) {
+    case 'win32':
+      return `${WINDOWS_PIPE_PREFIX}trellisd`;
+    case 'darwin':
+      return '/var/run/trellis/trellisd.sock';
+    default:
+      return '/run/trellis/trellisd.sock';
+  }
+}
+
+/** Windows caps a pipe's full name (`\\.\pipe\…`) at 256 characters. */
+export const MAX_PIPE_PATH_CHARS = 256;
+/**
+ * `\\.\pipe\` then one or more `\`-separated parts of [A-Za-z0-9._-] (parts allow names such
+ * as `ProtectedPrefix\Administrators\Trellis\trellisd`). Stricter than Windows: nothing that
+ * needs quoting in a service's command line.
+ */
+const PIPE_NAME_RE = /^[A-Za-z0-9._-]+(?:\\[A-Za-z0-9._-]+)*$/;
+
+/**
+ * Why `endpoint` cannot be the LocalAPI endpoint on `platform` (a sentence to show after the
+ * flag's name), or null when it can: a named pipe on Windows, an absolute path elsewhere.
+ */
+export function localApiEndpointError(endpoint: string, platform: string): string | null {
+  if (platform === 'win32') {
+    const name = endpoint.startsWith(WINDOWS_PIPE_PREFIX)
+      ? endpoint.slice(WINDOWS_PIPE_PREFIX.length)
+      : null;
+    if (name === null || !PIPE_NAME_RE.test(name) || endpoint.length > MAX_PIPE_PATH_CHARS) {
+      return `must be a named pipe, ${WINDOWS_PIPE_PREFIX}NAME (NAME of [A-Za-z0-9._-], parts separated by \\, at most ${MAX_PIPE_PATH_CHARS} characters in all)`;
+    }
+    return null;
+  }
+  if (!endpoint.startsWith('/') || endpoint.includes('\0')) return 'must be an absolute path';
+  return null;
+}
 
 /** Largest response or watch event: a status with MAX_PEERS peers at ~500 bytes each fits. */
 export const MAX_LOCALAPI_MESSAGE_BYTES = 16 * 1024 * 1024;
