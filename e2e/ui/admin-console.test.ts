@@ -11,9 +11,11 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { AxeBuilder } from '@axe-core/playwright';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONSOLE_DIR_ENV } from '../../src/control/console/assets.js';
+import { PAGES } from '../../src/console/src/router.js';
 import {
   passwordLogin,
   registerDevice,
@@ -383,6 +385,34 @@ describe('web admin console on a real control plane', () => {
     await page.getByRole('button', { name: 'Newer' }).click();
     await waitText(() => page.locator('.pager').textContent(), /Page 1/);
   }, 90_000);
+
+  it('passes an axe WCAG 2.1 A/AA audit on every section, light and dark', async () => {
+    const theme = page.getByRole('combobox', { name: 'Theme' });
+    const found: string[] = [];
+    for (const scheme of ['light', 'dark'] as const) {
+      await theme.selectOption(scheme);
+      for (const p of PAGES) {
+        await nav(p.title).click();
+        await expect
+          .poll(() => nav(p.title).getAttribute('aria-current'), { timeout: UI_TIMEOUT_MS })
+          .toBe('page');
+        await expect
+          .poll(() => page.getByRole('heading', { level: 1, name: p.title }).count(), {
+            timeout: UI_TIMEOUT_MS,
+          })
+          .toBe(1);
+        const result = await new AxeBuilder({ page })
+          .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+          .analyze();
+        for (const v of result.violations) {
+          for (const n of v.nodes)
+            found.push(`${scheme} ${p.title}: ${v.id} ${n.target.join(' ')}`);
+        }
+      }
+    }
+    await theme.selectOption('system');
+    expect(found).toEqual([]);
+  }, 120_000);
 
   it('adds a member, who is refused; signing out ends the session', async () => {
     await nav('Users').click();

@@ -1,9 +1,19 @@
 /**
  * Modal dialogs on the native <dialog> element: the browser traps focus, Escape cancels, and
- * the dialog is labelled by its title. `useConfirm` asks a yes/no question as a promise.
+ * the dialog is labelled by its title. `useConfirm` asks a yes/no question as a promise, and
+ * `ConfirmButton` asks it before it acts.
  */
-import { createContext, useCallback, useContext, useEffect, useId, useRef, useState } from 'react';
-import type { ReactNode } from 'react';
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useId,
+  useLayoutEffect,
+  useRef,
+  useState,
+} from 'react';
+import type { ComponentProps, ReactNode } from 'react';
 
 export function Dialog(props: {
   readonly title: string;
@@ -18,7 +28,9 @@ export function Dialog(props: {
   useEffect(() => {
     onClose.current = props.onClose;
   });
-  useEffect(() => {
+  // A layout effect, so that on unmount the dialog closes while still in the page: the browser
+  // then gives focus back to what had it before the dialog opened.
+  useLayoutEffect(() => {
     const d = ref.current;
     if (!d) return;
     if (!d.open) d.showModal();
@@ -92,3 +104,23 @@ export function ConfirmProvider(props: { readonly children: ReactNode }) {
 }
 
 export const useConfirm = (): Ask => useContext(ConfirmContext);
+
+/** A button that asks first (`confirm`) and runs `onConfirmed` only when the answer is yes. */
+export function ConfirmButton(
+  props: Omit<ComponentProps<'button'>, 'type' | 'onClick'> & {
+    readonly confirm: ConfirmSpec;
+    readonly onConfirmed: () => unknown;
+  },
+) {
+  const { confirm, onConfirmed, ...button } = props;
+  const ask = useConfirm();
+  return (
+    <button
+      type="button"
+      {...button}
+      onClick={async () => {
+        if (await ask(confirm)) await onConfirmed();
+      }}
+    />
+  );
+}

@@ -1,6 +1,7 @@
 /** Small accessible building blocks of the console's pages. */
 import { useId, useState } from 'react';
 import type { ReactNode } from 'react';
+import type { Load } from './useLoad.js';
 
 export { Switch } from '../../../web-ui/switch.js';
 
@@ -42,23 +43,19 @@ export function Badge(props: { readonly tone: BadgeTone; readonly children: Reac
   return <span className={`badge ${props.tone}`}>{props.children}</span>;
 }
 
-/** Loading and load-failure lines for a page's data. */
-export function LoadStatus(props: {
-  readonly loading: boolean;
-  readonly error: string | null;
-  readonly onRetry: () => void;
-  readonly hasData: boolean;
-}) {
-  if (props.error)
+/** Loading and load-failure lines for a page's data (from useLoad). */
+export function LoadStatus(props: { readonly load: Load<unknown> }) {
+  const { error, loading, data, reload } = props.load;
+  if (error)
     return (
       <p className="load-error" role="alert">
-        Could not load: {props.error}{' '}
-        <button type="button" className="link" onClick={props.onRetry}>
+        Could not load: {error}{' '}
+        <button type="button" className="link" onClick={reload}>
           Try again
         </button>
       </p>
     );
-  if (props.loading && !props.hasData)
+  if (loading && data === null)
     return (
       <p className="muted" role="status">
         Loading…
@@ -110,23 +107,41 @@ export function SecretOnce(props: { readonly label: string; readonly secret: str
   );
 }
 
-/** A labelled form field; the control gets the id. */
-export function Field(props: {
-  readonly label: string;
-  readonly hint?: string;
-  readonly children: (id: string, hintId: string | undefined) => ReactNode;
+/**
+ * A table in its scrolling frame, captioned for screen readers, with column headers and, when
+ * `actions` names it, a last column of row buttons whose header only screen readers see.
+ */
+export function Table(props: {
+  readonly caption: ReactNode;
+  readonly columns: readonly string[];
+  readonly actions?: string;
+  readonly className?: string;
+  /** A line under the header when no row is shown ("No device matches."). */
+  readonly empty?: ReactNode;
+  /** The rows. */
+  readonly children: ReactNode;
 }) {
-  const id = useId();
-  const hintId = props.hint ? `${id}-hint` : undefined;
   return (
-    <div className="field">
-      <label htmlFor={id}>{props.label}</label>
-      {props.children(id, hintId)}
-      {props.hint && (
-        <p id={hintId} className="muted small">
-          {props.hint}
-        </p>
-      )}
+    <div className="table-wrap">
+      <table className={props.className}>
+        <caption className="visually-hidden">{props.caption}</caption>
+        <thead>
+          <tr>
+            {props.columns.map((c) => (
+              <th key={c} scope="col">
+                {c}
+              </th>
+            ))}
+            {props.actions && (
+              <th scope="col">
+                <span className="visually-hidden">{props.actions}</span>
+              </th>
+            )}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+      {props.empty && <p className="empty">{props.empty}</p>}
     </div>
   );
 }

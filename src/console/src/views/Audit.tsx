@@ -5,7 +5,8 @@
 import { useCallback, useMemo, useState } from 'react';
 import { AdminUser, AuditLog, type AuditEvent } from '../../../shared/schema/control/admin.js';
 import { listAll, query, request } from '../api.js';
-import { Field, LoadStatus, PageHeader } from '../components/controls.js';
+import { LoadStatus, PageHeader, Table } from '../components/controls.js';
+import { Field, Form, SelectField, SubmitButton, TextField } from '../components/forms.js';
 import { useLoad } from '../components/useLoad.js';
 import { actorText, auditValue, dateTime } from '../format.js';
 
@@ -109,62 +110,42 @@ export function Audit() {
           </button>
         }
       />
-      <form
+      <Form
         className="toolbar filters"
         aria-label="Filter the audit log"
-        onSubmit={(e) => {
-          e.preventDefault();
-          apply(draft);
-        }}
+        onSubmit={() => apply(draft)}
       >
-        <Field label="From">
-          {(id) => (
-            <input
-              id={id}
-              type="datetime-local"
-              value={draft.since}
-              onChange={(e) => set('since')(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Until">
-          {(id) => (
-            <input
-              id={id}
-              type="datetime-local"
-              value={draft.until}
-              onChange={(e) => set('until')(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Actor">
-          {(id) => (
-            <select id={id} value={draft.actor} onChange={(e) => set('actor')(e.target.value)}>
-              <option value="">Anyone</option>
-              <option value="user">Any user</option>
-              {(users.data?.items ?? []).map((u) => (
-                <option key={u.id} value={`user:${u.id}`}>
-                  {u.email ?? u.name}
-                </option>
-              ))}
-              <option value="api-key">API keys</option>
-              <option value="device">Devices</option>
-              <option value="system">System</option>
-            </select>
-          )}
-        </Field>
+        <TextField label="From" type="datetime-local" value={draft.since} onChange={set('since')} />
+        <TextField
+          label="Until"
+          type="datetime-local"
+          value={draft.until}
+          onChange={set('until')}
+        />
+        <SelectField label="Actor" value={draft.actor} onChange={set('actor')}>
+          <option value="">Anyone</option>
+          <option value="user">Any user</option>
+          {(users.data?.items ?? []).map((u) => (
+            <option key={u.id} value={`user:${u.id}`}>
+              {u.email ?? u.name}
+            </option>
+          ))}
+          <option value="api-key">API keys</option>
+          <option value="device">Devices</option>
+          <option value="system">System</option>
+        </SelectField>
         <Field label="Event type">
-          {(id) => (
+          {(c) => (
             <>
               <input
-                id={id}
-                list={`${id}-types`}
+                {...c}
+                list={`${c.id}-types`}
                 value={draft.action}
                 placeholder="any, e.g. device.approved"
                 pattern="[a-z0-9][a-z0-9._\-]*"
                 onChange={(e) => set('action')(e.target.value.toLowerCase())}
               />
-              <datalist id={`${id}-types`}>
+              <datalist id={`${c.id}-types`}>
                 {KNOWN_ACTIONS.map((a) => (
                   <option key={a} value={a} />
                 ))}
@@ -173,9 +154,7 @@ export function Audit() {
           )}
         </Field>
         <div className="filter-actions">
-          <button type="submit" className="primary">
-            Apply filters
-          </button>
+          <SubmitButton primary>Apply filters</SubmitButton>
           <button
             type="button"
             onClick={() => {
@@ -186,35 +165,20 @@ export function Audit() {
             Clear
           </button>
         </div>
-      </form>
-      <LoadStatus
-        loading={log.loading}
-        error={log.error}
-        onRetry={log.reload}
-        hasData={log.data !== null}
-      />
+      </Form>
+      <LoadStatus load={log} />
       {log.data && (
         <>
-          <div className="table-wrap">
-            <table className="audit">
-              <caption className="visually-hidden">Audit events, newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Time</th>
-                  <th scope="col">Actor</th>
-                  <th scope="col">Event</th>
-                  <th scope="col">Target</th>
-                  <th scope="col">Changes</th>
-                </tr>
-              </thead>
-              <tbody>
-                {log.data.items.map((e) => (
-                  <AuditRow key={e.id} e={e} />
-                ))}
-              </tbody>
-            </table>
-            {log.data.items.length === 0 && <p className="empty">No events match.</p>}
-          </div>
+          <Table
+            className="audit"
+            caption="Audit events, newest first"
+            columns={['Time', 'Actor', 'Event', 'Target', 'Changes']}
+            empty={log.data.items.length === 0 && 'No events match.'}
+          >
+            {log.data.items.map((e) => (
+              <AuditRow key={e.id} e={e} />
+            ))}
+          </Table>
           <nav className="pager" aria-label="Audit log pages">
             <button
               type="button"

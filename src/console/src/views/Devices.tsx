@@ -6,8 +6,9 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { AdminDevice, type UpdateDeviceRequest } from '../../../shared/schema/control/admin.js';
 import { Empty, listAll, request } from '../api.js';
-import { Badge, Field, LoadStatus, PageHeader, Switch } from '../components/controls.js';
-import { Dialog, useConfirm } from '../components/Dialog.js';
+import { Badge, LoadStatus, PageHeader, Switch, Table } from '../components/controls.js';
+import { ConfirmButton, Dialog } from '../components/Dialog.js';
+import { Form, Options, SelectField, SubmitButton, TextField } from '../components/forms.js';
 import { Said, useAction, useSay } from '../components/notices.js';
 import { useLoad } from '../components/useLoad.js';
 import { dateTime, keyExpiryState, ownerText, parseTags, relativeTime } from '../format.js';
@@ -24,8 +25,9 @@ const FILTERS: ReadonlyArray<[StatusFilter, string]> = [
   ['expired', 'Key expired'],
 ];
 
+const devicePath = (id: string) => `/v1/admin/devices/${encodeURIComponent(id)}`;
 const updateDevice = (id: string, body: UpdateDeviceRequest) =>
-  request(AdminDevice, 'PATCH', `/v1/admin/devices/${encodeURIComponent(id)}`, body);
+  request(AdminDevice, 'PATCH', devicePath(id), body);
 
 function matches(d: AdminDevice, q: string, f: StatusFilter, now: number): boolean {
   if (f === 'pending' && d.approved) return false;
@@ -97,131 +99,93 @@ export function Devices() {
         }
       />
       <div className="toolbar" role="search">
-        <Field label="Search devices">
-          {(id) => (
-            <input
-              id={id}
-              type="search"
-              value={q}
-              placeholder="Name, address, owner, OS, tag"
-              onChange={(e) => setQ(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Show">
-          {(id) => (
-            <select
-              id={id}
-              value={filter}
-              onChange={(e) => setFilter(e.target.value as StatusFilter)}
-            >
-              {FILTERS.map(([v, label]) => (
-                <option key={v} value={v}>
-                  {label}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <TextField
+          label="Search devices"
+          type="search"
+          value={q}
+          placeholder="Name, address, owner, OS, tag"
+          onChange={setQ}
+        />
+        <SelectField label="Show" value={filter} onChange={(v) => setFilter(v as StatusFilter)}>
+          <Options list={FILTERS} />
+        </SelectField>
       </div>
-      <LoadStatus
-        loading={devices.loading}
-        error={devices.error}
-        onRetry={reload}
-        hasData={devices.data !== null}
-      />
+      <LoadStatus load={devices} />
       {devices.data?.truncated && (
         <p className="muted">Showing the first {all.length} devices; search to narrow down.</p>
       )}
       {devices.data && (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">
-              Devices ({shown.length} of {all.length} shown)
-            </caption>
-            <thead>
-              <tr>
-                <th scope="col">Device</th>
-                <th scope="col">Addresses</th>
-                <th scope="col">OS</th>
-                <th scope="col">Owner</th>
-                <th scope="col">Status</th>
-                <th scope="col">Key expiry</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((d) => (
-                <tr key={d.id} data-device={d.name}>
-                  <th scope="row">
-                    <span className="name">{d.name}</span>
-                    <span className="muted small block">{d.fqdn}</span>
-                    {d.ephemeral && <Badge tone="muted">ephemeral</Badge>}
-                  </th>
-                  <td className="mono small">
-                    {d.addresses.ipv4}
-                    <span className="block muted">{d.addresses.ipv6}</span>
-                  </td>
-                  <td>
-                    {d.os}
-                    {d.osVersion && <span className="muted small block">{d.osVersion}</span>}
-                  </td>
-                  <td>
-                    {d.owner.type === 'user'
-                      ? ownerText(d.owner)
-                      : d.owner.tags.map((t) => (
-                          <Badge key={t} tone="info">
-                            {t}
-                          </Badge>
-                        ))}
-                  </td>
-                  <td>
-                    {d.approved ? null : <Badge tone="warn">Needs approval</Badge>}
-                    {d.online ? (
-                      <Badge tone="ok">Online</Badge>
-                    ) : (
-                      <span className="muted small">
-                        {d.lastSeen ? `Seen ${relativeTime(d.lastSeen, now)}` : 'Never connected'}
-                      </span>
-                    )}
-                  </td>
-                  <td>
-                    <ExpiryCell d={d} now={now} />
-                  </td>
-                  <td className="actions">
-                    {!d.approved && (
-                      <button
-                        type="button"
-                        className="primary"
-                        disabled={busy}
-                        aria-label={`Approve ${d.name}`}
-                        onClick={() => void approve(d)}
-                      >
-                        Approve
-                      </button>
-                    )}
-                    <button
-                      type="button"
-                      aria-label={`Manage ${d.name}`}
-                      onClick={() => setManaging(d.id)}
-                    >
-                      Manage
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {shown.length === 0 && (
-            <p className="empty">
-              {all.length === 0
-                ? 'No devices yet. Sign a device in with the Trellis app or a pre-auth key.'
-                : 'No device matches.'}
-            </p>
-          )}
-        </div>
+        <Table
+          caption={`Devices (${shown.length} of ${all.length} shown)`}
+          columns={['Device', 'Addresses', 'OS', 'Owner', 'Status', 'Key expiry']}
+          actions="Actions"
+          empty={
+            shown.length === 0 &&
+            (all.length === 0
+              ? 'No devices yet. Sign a device in with the Trellis app or a pre-auth key.'
+              : 'No device matches.')
+          }
+        >
+          {shown.map((d) => (
+            <tr key={d.id} data-device={d.name}>
+              <th scope="row">
+                <span className="name">{d.name}</span>
+                <span className="muted small block">{d.fqdn}</span>
+                {d.ephemeral && <Badge tone="muted">ephemeral</Badge>}
+              </th>
+              <td className="mono small">
+                {d.addresses.ipv4}
+                <span className="block muted">{d.addresses.ipv6}</span>
+              </td>
+              <td>
+                {d.os}
+                {d.osVersion && <span className="muted small block">{d.osVersion}</span>}
+              </td>
+              <td>
+                {d.owner.type === 'user'
+                  ? ownerText(d.owner)
+                  : d.owner.tags.map((t) => (
+                      <Badge key={t} tone="info">
+                        {t}
+                      </Badge>
+                    ))}
+              </td>
+              <td>
+                {d.approved ? null : <Badge tone="warn">Needs approval</Badge>}
+                {d.online ? (
+                  <Badge tone="ok">Online</Badge>
+                ) : (
+                  <span className="muted small">
+                    {d.lastSeen ? `Seen ${relativeTime(d.lastSeen, now)}` : 'Never connected'}
+                  </span>
+                )}
+              </td>
+              <td>
+                <ExpiryCell d={d} now={now} />
+              </td>
+              <td className="actions">
+                {!d.approved && (
+                  <button
+                    type="button"
+                    className="primary"
+                    disabled={busy}
+                    aria-label={`Approve ${d.name}`}
+                    onClick={() => void approve(d)}
+                  >
+                    Approve
+                  </button>
+                )}
+                <button
+                  type="button"
+                  aria-label={`Manage ${d.name}`}
+                  onClick={() => setManaging(d.id)}
+                >
+                  Manage
+                </button>
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       {selected && (
         <DeviceDialog
@@ -268,7 +232,6 @@ function DeviceDialog(props: {
   const [tags, setTags] = useState(d.owner.type === 'tagged' ? d.owner.tags.join(', ') : '');
   const { busy, run, said } = useAction({ inline: true });
   const say = useSay();
-  const confirm = useConfirm();
   const { onChanged, onClose } = props;
 
   const change = (body: UpdateDeviceRequest, done: string) =>
@@ -317,37 +280,29 @@ function DeviceDialog(props: {
         )}
       </dl>
 
-      <form
+      <Form
         className="inline-form"
-        onSubmit={(e) => {
-          e.preventDefault();
-          void change({ name: name.trim() }, `Renamed ${d.name} to ${name.trim()}.`);
-        }}
+        busy={busy}
+        onSubmit={() => change({ name: name.trim() }, `Renamed ${d.name} to ${name.trim()}.`)}
       >
-        <Field label="Device name" hint="Its MagicDNS name: lowercase letters, digits and dashes.">
-          {(id, hint) => (
-            <input
-              id={id}
-              aria-describedby={hint}
-              value={name}
-              required
-              maxLength={63}
-              pattern="[a-z0-9]([a-z0-9-]*[a-z0-9])?"
-              onChange={(e) => setName(e.target.value.toLowerCase())}
-            />
-          )}
-        </Field>
-        <button type="submit" disabled={busy || name.trim() === d.name}>
-          Rename
-        </button>
-      </form>
+        <TextField
+          label="Device name"
+          hint="Its MagicDNS name: lowercase letters, digits and dashes."
+          value={name}
+          required
+          maxLength={63}
+          pattern="[a-z0-9]([a-z0-9\-]*[a-z0-9])?"
+          onChange={(v) => setName(v.toLowerCase())}
+        />
+        <SubmitButton disabled={name.trim() === d.name}>Rename</SubmitButton>
+      </Form>
 
-      <form
+      <Form
         className="inline-form"
-        onSubmit={(e) => {
-          e.preventDefault();
+        busy={busy}
+        onSubmit={() => {
           const next = parseTags(tags);
-          void change(
+          return change(
             { tags: next },
             next.length
               ? `Tagged ${d.name}: ${next.join(', ')}.`
@@ -355,23 +310,14 @@ function DeviceDialog(props: {
           );
         }}
       >
-        <Field
+        <TextField
           label="Tags"
           hint="Comma-separated, e.g. tag:server, db. A tagged device no longer belongs to a user."
-        >
-          {(id, hint) => (
-            <input
-              id={id}
-              aria-describedby={hint}
-              value={tags}
-              onChange={(e) => setTags(e.target.value)}
-            />
-          )}
-        </Field>
-        <button type="submit" disabled={busy}>
-          Save tags
-        </button>
-      </form>
+          value={tags}
+          onChange={setTags}
+        />
+        <SubmitButton>Save tags</SubmitButton>
+      </Form>
 
       <Switch
         label="Approved"
@@ -401,44 +347,36 @@ function DeviceDialog(props: {
       <Said said={said} />
       <div className="dialog-actions split">
         <div>
-          <button
-            type="button"
+          <ConfirmButton
             disabled={busy}
-            onClick={async () => {
-              const yes = await confirm({
-                title: `Expire the key of ${d.name}?`,
-                body: 'The device is disconnected and must sign in again to rejoin the network.',
-                action: 'Expire key',
-                danger: true,
-              });
-              if (yes)
-                await run(async () => {
-                  await request(
-                    AdminDevice,
-                    'POST',
-                    `/v1/admin/devices/${encodeURIComponent(d.id)}/expire`,
-                  );
-                  onChanged();
-                  return `The key of ${d.name} expired.`;
-                });
+            confirm={{
+              title: `Expire the key of ${d.name}?`,
+              body: 'The device is disconnected and must sign in again to rejoin the network.',
+              action: 'Expire key',
+              danger: true,
             }}
+            onConfirmed={() =>
+              run(async () => {
+                await request(AdminDevice, 'POST', `${devicePath(d.id)}/expire`);
+                onChanged();
+                return `The key of ${d.name} expired.`;
+              })
+            }
           >
             Expire key
-          </button>{' '}
-          <button
-            type="button"
+          </ConfirmButton>{' '}
+          <ConfirmButton
             className="danger"
             disabled={busy}
-            onClick={async () => {
-              const yes = await confirm({
-                title: `Delete ${d.name}?`,
-                body: 'The device leaves the network at once. To come back it must be signed in again.',
-                action: 'Delete device',
-                danger: true,
-              });
-              if (!yes) return;
+            confirm={{
+              title: `Delete ${d.name}?`,
+              body: 'The device leaves the network at once. To come back it must be signed in again.',
+              action: 'Delete device',
+              danger: true,
+            }}
+            onConfirmed={async () => {
               const ok = await run(async () => {
-                await request(Empty, 'DELETE', `/v1/admin/devices/${encodeURIComponent(d.id)}`);
+                await request(Empty, 'DELETE', devicePath(d.id));
                 onChanged();
                 return null;
               });
@@ -449,7 +387,7 @@ function DeviceDialog(props: {
             }}
           >
             Delete device
-          </button>
+          </ConfirmButton>
         </div>
         <button type="button" onClick={onClose}>
           Close

@@ -3,6 +3,8 @@
  * (automation). New keys' secrets are shown once, at creation; lists show only their prefixes.
  */
 import { useCallback, useState } from 'react';
+import type { ReactNode } from 'react';
+import type * as z from 'zod';
 import {
   AdminUser,
   ApiKeyInfo,
@@ -14,14 +16,15 @@ import { useSession } from '../session.js';
 import { Empty, listAll, request } from '../api.js';
 import {
   Badge,
-  Field,
   LoadStatus,
   PageHeader,
   SecretOnce,
   Section,
+  Table,
 } from '../components/controls.js';
-import { Dialog, useConfirm } from '../components/Dialog.js';
-import { Said, useAction } from '../components/notices.js';
+import { ConfirmButton, Dialog } from '../components/Dialog.js';
+import { CheckField, FormDialog, Options, SelectField, TextField } from '../components/forms.js';
+import { useAction } from '../components/notices.js';
 import { useLoad } from '../components/useLoad.js';
 import { useNow } from '../components/useNow.js';
 import { dateTime, parseTags, relativeTime } from '../format.js';
@@ -64,120 +67,191 @@ export function Keys() {
         title="Keys"
         description="Pre-auth keys sign devices in without a browser; API keys let scripts use the admin API."
       />
-      <PreauthKeys />
-      <ApiKeys />
+      <KeyList
+        title="Pre-auth keys"
+        noun="pre-auth key"
+        path="/v1/admin/preauth-keys"
+        item={PreauthKeyInfo}
+        columns={['Options', 'Created', 'Expires', 'Used', 'Status']}
+        cells={(k, now) => (
+          <>
+            <td>
+              {k.reusable && <Badge tone="info">reusable</Badge>}
+              {k.ephemeral && <Badge tone="info">ephemeral</Badge>}
+              {k.preapproved && <Badge tone="info">pre-approved</Badge>}
+              {k.tags.map((t) => (
+                <Badge key={t} tone="info">
+                  {t}
+                </Badge>
+              ))}
+            </td>
+            <td title={dateTime(k.createdAt)}>{relativeTime(k.createdAt, now)}</td>
+            <td title={dateTime(k.expiresAt)}>{relativeTime(k.expiresAt, now)}</td>
+            <td>{k.usedCount}</td>
+            <td>{preauthStatus(k, now)}</td>
+          </>
+        )}
+        revoking="It can no longer register devices. Devices it already registered stay."
+        create={(done) => <CreatePreauthKeyDialog {...done} />}
+      />
+      <KeyList
+        title="API keys"
+        noun="API key"
+        path="/v1/admin/api-keys"
+        item={ApiKeyInfo}
+        columns={['Created', 'Expires', 'Last used', 'Status']}
+        cells={(k, now) => (
+          <>
+            <td title={dateTime(k.createdAt)}>{relativeTime(k.createdAt, now)}</td>
+            <td>{k.expiresAt ? relativeTime(k.expiresAt, now) : 'never'}</td>
+            <td>
+              {k.lastUsedAt ? (
+                relativeTime(k.lastUsedAt, now)
+              ) : (
+                <span className="muted">never</span>
+              )}
+            </td>
+            <td>{apiKeyStatus(k, now)}</td>
+          </>
+        )}
+        revoking="Scripts using it are refused from now on."
+        create={(done) => <CreateApiKeyDialog {...done} />}
+      />
     </>
   );
 }
 
-function PreauthKeys() {
-  const load = useCallback(() => listAll(PreauthKeyInfo, '/v1/admin/preauth-keys'), []);
+interface ListedKey {
+  readonly id: string;
+  readonly prefix: string;
+  readonly description: string;
+  readonly revoked: boolean;
+}
+
+interface CreateDone {
+  readonly onClose: () => void;
+  readonly onCreated: () => void;
+}
+
+/** One kind of key: its list with a revoke button per key, and its create dialog. */
+function KeyList<K extends ListedKey>(props: {
+  readonly title: string;
+  /** "pre-auth key", for the buttons' texts and names. */
+  readonly noun: string;
+  /** The admin API collection: listed with GET, a key revoked with DELETE on its id. */
+  readonly path: string;
+  readonly item: z.ZodType<K>;
+  /** The columns between the key and the row's buttons, and their cells. */
+  readonly columns: readonly string[];
+  readonly cells: (k: K, now: number) => ReactNode;
+  /** What revoking means, asked before it happens. */
+  readonly revoking: string;
+  readonly create: (done: CreateDone) => ReactNode;
+}) {
+  const { item, path, noun } = props;
+  const load = useCallback(() => listAll(item, path), [item, path]);
   const keys = useLoad(load);
   const [creating, setCreating] = useState(false);
   const { busy, run } = useAction();
-  const confirm = useConfirm();
   const now = useNow();
   return (
     <Section
-      title="Pre-auth keys"
+      title={props.title}
       actions={
         <button type="button" className="primary" onClick={() => setCreating(true)}>
-          Create pre-auth key
+          {`Create ${noun}`}
         </button>
       }
     >
-      <LoadStatus
-        loading={keys.loading}
-        error={keys.error}
-        onRetry={keys.reload}
-        hasData={keys.data !== null}
-      />
-      {keys.data && keys.data.items.length === 0 && <p className="empty">No pre-auth keys yet.</p>}
+      <LoadStatus load={keys} />
+      {keys.data && keys.data.items.length === 0 && <p className="empty">{`No ${noun}s yet.`}</p>}
       {keys.data && keys.data.items.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">Pre-auth keys</caption>
-            <thead>
-              <tr>
-                <th scope="col">Key</th>
-                <th scope="col">Options</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Used</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.data.items.map((k) => (
-                <tr key={k.id} data-key={k.prefix}>
-                  <th scope="row">
-                    <span className="mono">{k.prefix}…</span>
-                    {k.description && <span className="muted small block">{k.description}</span>}
-                  </th>
-                  <td>
-                    {k.reusable && <Badge tone="info">reusable</Badge>}
-                    {k.ephemeral && <Badge tone="info">ephemeral</Badge>}
-                    {k.preapproved && <Badge tone="info">pre-approved</Badge>}
-                    {k.tags.map((t) => (
-                      <Badge key={t} tone="info">
-                        {t}
-                      </Badge>
-                    ))}
-                  </td>
-                  <td title={dateTime(k.createdAt)}>{relativeTime(k.createdAt, now)}</td>
-                  <td title={dateTime(k.expiresAt)}>{relativeTime(k.expiresAt, now)}</td>
-                  <td>{k.usedCount}</td>
-                  <td>{preauthStatus(k, now)}</td>
-                  <td className="actions">
-                    {!k.revoked && (
-                      <button
-                        type="button"
-                        className="danger"
-                        disabled={busy}
-                        aria-label={`Revoke pre-auth key ${k.prefix}`}
-                        onClick={async () => {
-                          const yes = await confirm({
-                            title: `Revoke ${k.prefix}…?`,
-                            body: 'It can no longer register devices. Devices it already registered stay.',
-                            action: 'Revoke key',
-                            danger: true,
-                          });
-                          if (yes)
-                            await run(async () => {
-                              await request(
-                                Empty,
-                                'DELETE',
-                                `/v1/admin/preauth-keys/${encodeURIComponent(k.id)}`,
-                              );
-                              keys.reload();
-                              return `Revoked ${k.prefix}….`;
-                            });
-                        }}
-                      >
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table caption={props.title} columns={['Key', ...props.columns]} actions="Actions">
+          {keys.data.items.map((k) => (
+            <tr key={k.id} data-key={k.prefix}>
+              <th scope="row">
+                <span className="mono">{k.prefix}…</span>
+                {k.description && <span className="muted small block">{k.description}</span>}
+              </th>
+              {props.cells(k, now)}
+              <td className="actions">
+                {!k.revoked && (
+                  <ConfirmButton
+                    className="danger"
+                    disabled={busy}
+                    aria-label={`Revoke ${noun} ${k.prefix}`}
+                    confirm={{
+                      title: `Revoke ${k.prefix}…?`,
+                      body: props.revoking,
+                      action: 'Revoke key',
+                      danger: true,
+                    }}
+                    onConfirmed={() =>
+                      run(async () => {
+                        await request(Empty, 'DELETE', `${path}/${encodeURIComponent(k.id)}`);
+                        keys.reload();
+                        return `Revoked ${k.prefix}….`;
+                      })
+                    }
+                  >
+                    Revoke
+                  </ConfirmButton>
+                )}
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
-      {creating && (
-        <CreatePreauthKeyDialog onClose={() => setCreating(false)} onCreated={keys.reload} />
-      )}
+      {creating && props.create({ onClose: () => setCreating(false), onCreated: keys.reload })}
     </Section>
   );
 }
 
-function CreatePreauthKeyDialog(props: {
-  readonly onClose: () => void;
-  readonly onCreated: () => void;
-}) {
+/**
+ * Creating a key: its form (the children) in a dialog, then the new secret, shown this once,
+ * with how to use it.
+ */
+function CreateKeyDialog(
+  props: {
+    readonly title: string;
+    /** "Pre-auth key": names the secret, and the dialog that shows it. */
+    readonly secretName: string;
+    readonly usage: ReactNode;
+    readonly create: () => Promise<{ secret: string }>;
+    readonly children: ReactNode;
+  } & CreateDone,
+) {
+  const [secret, setSecret] = useState<string | null>(null);
+  const { onClose, onCreated, create } = props;
+  if (secret !== null)
+    return (
+      <Dialog title={`${props.secretName} created`} onClose={onClose}>
+        <SecretOnce label={props.secretName} secret={secret} />
+        <p className="muted small">{props.usage}</p>
+        <div className="dialog-actions">
+          <button type="button" className="primary" onClick={onClose}>
+            Done
+          </button>
+        </div>
+      </Dialog>
+    );
+  return (
+    <FormDialog
+      title={props.title}
+      submit="Create key"
+      onClose={onClose}
+      onSubmit={async () => {
+        setSecret((await create()).secret);
+        onCreated();
+        return null;
+      }}
+    >
+      {props.children}
+    </FormDialog>
+  );
+}
+
+function CreatePreauthKeyDialog(props: CreateDone) {
   const me = useSession().user;
   const loadUsers = useCallback(() => listAll(AdminUser, '/v1/admin/users'), []);
   const users = useLoad(loadUsers);
@@ -188,324 +262,123 @@ function CreatePreauthKeyDialog(props: {
   const [tags, setTags] = useState('');
   const [user, setUser] = useState(me.id);
   const [expiresIn, setExpiresIn] = useState(DAY);
-  const [created, setCreated] = useState<CreatePreauthKeyResponse | null>(null);
-  const { busy, run, said } = useAction({ inline: true });
   const tagged = parseTags(tags).length > 0;
-  const { onClose, onCreated } = props;
 
-  if (created)
-    return (
-      <Dialog title="Pre-auth key created" onClose={onClose}>
-        <SecretOnce label="Pre-auth key" secret={created.secret} />
-        <p className="muted small">
+  return (
+    <CreateKeyDialog
+      title="Create a pre-auth key"
+      secretName="Pre-auth key"
+      usage={
+        <>
           Sign a device in with <code>trellis up --auth-key &lt;key&gt;</code>.
-        </p>
-        <div className="dialog-actions">
-          <button type="button" className="primary" onClick={onClose}>
-            Done
-          </button>
-        </div>
-      </Dialog>
-    );
-
-  return (
-    <Dialog title="Create a pre-auth key" onClose={onClose}>
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          void run(async () => {
-            const r = await request(CreatePreauthKeyResponse, 'POST', '/v1/admin/preauth-keys', {
-              description: description.trim(),
-              reusable,
-              ephemeral,
-              preapproved,
-              tags: parseTags(tags),
-              expiresIn,
-              ...(tagged ? {} : { user }),
-            });
-            setCreated(r);
-            onCreated();
-            return null;
-          });
-        }}
-      >
-        <Field label="Description" hint="What it is for, e.g. “CI runners”.">
-          {(id, hint) => (
-            <input
-              id={id}
-              aria-describedby={hint}
-              value={description}
-              maxLength={128}
-              onChange={(e) => setDescription(e.target.value)}
-            />
-          )}
-        </Field>
-        <fieldset>
-          <legend>Options</legend>
-          <label className="check">
-            <input
-              type="checkbox"
-              checked={reusable}
-              onChange={(e) => setReusable(e.target.checked)}
-            />{' '}
-            Reusable
-            <span className="muted small"> — registers any number of devices, not just one</span>
-          </label>
-          <label className="check">
-            <input
-              type="checkbox"
-              checked={ephemeral}
-              onChange={(e) => setEphemeral(e.target.checked)}
-            />{' '}
-            Ephemeral
-            <span className="muted small"> — its devices are removed once offline</span>
-          </label>
-          <label className="check">
-            <input
-              type="checkbox"
-              checked={preapproved}
-              onChange={(e) => setPreapproved(e.target.checked)}
-            />{' '}
-            Pre-approved
-            <span className="muted small"> — its devices skip device approval</span>
-          </label>
-        </fieldset>
-        <Field
-          label="Tags"
-          hint="Comma-separated. Tagged devices belong to their tags, not to a user."
-        >
-          {(id, hint) => (
-            <input
-              id={id}
-              aria-describedby={hint}
-              value={tags}
-              onChange={(e) => setTags(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Devices belong to">
-          {(id) => (
-            <select
-              id={id}
-              value={user}
-              disabled={tagged}
-              onChange={(e) => setUser(e.target.value)}
-            >
-              {(users.data?.items ?? [{ id: me.id, email: me.email, name: me.name }]).map((u) => (
-                <option key={u.id} value={u.id}>
-                  {u.email ?? u.name}
-                  {u.id === me.id ? ' (you)' : ''}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="Expires after">
-          {(id) => (
-            <select
-              id={id}
-              value={expiresIn}
-              onChange={(e) => setExpiresIn(Number(e.target.value))}
-            >
-              {PREAUTH_EXPIRIES.map(([s, text]) => (
-                <option key={s} value={s}>
-                  {text}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Said said={said} />
-        <div className="dialog-actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy}>
-            Create key
-          </button>
-        </div>
-      </form>
-    </Dialog>
-  );
-}
-
-function ApiKeys() {
-  const load = useCallback(() => listAll(ApiKeyInfo, '/v1/admin/api-keys'), []);
-  const keys = useLoad(load);
-  const [creating, setCreating] = useState(false);
-  const { busy, run } = useAction();
-  const confirm = useConfirm();
-  const now = useNow();
-  return (
-    <Section
-      title="API keys"
-      actions={
-        <button type="button" className="primary" onClick={() => setCreating(true)}>
-          Create API key
-        </button>
+        </>
+      }
+      {...props}
+      create={() =>
+        request(CreatePreauthKeyResponse, 'POST', '/v1/admin/preauth-keys', {
+          description: description.trim(),
+          reusable,
+          ephemeral,
+          preapproved,
+          tags: parseTags(tags),
+          expiresIn,
+          ...(tagged ? {} : { user }),
+        })
       }
     >
-      <LoadStatus
-        loading={keys.loading}
-        error={keys.error}
-        onRetry={keys.reload}
-        hasData={keys.data !== null}
+      <TextField
+        label="Description"
+        hint="What it is for, e.g. “CI runners”."
+        value={description}
+        maxLength={128}
+        onChange={setDescription}
       />
-      {keys.data && keys.data.items.length === 0 && <p className="empty">No API keys yet.</p>}
-      {keys.data && keys.data.items.length > 0 && (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">API keys</caption>
-            <thead>
-              <tr>
-                <th scope="col">Key</th>
-                <th scope="col">Created</th>
-                <th scope="col">Expires</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.data.items.map((k) => (
-                <tr key={k.id} data-key={k.prefix}>
-                  <th scope="row">
-                    <span className="mono">{k.prefix}…</span>
-                    {k.description && <span className="muted small block">{k.description}</span>}
-                  </th>
-                  <td title={dateTime(k.createdAt)}>{relativeTime(k.createdAt, now)}</td>
-                  <td>{k.expiresAt ? relativeTime(k.expiresAt, now) : 'never'}</td>
-                  <td>
-                    {k.lastUsedAt ? (
-                      relativeTime(k.lastUsedAt, now)
-                    ) : (
-                      <span className="muted">never</span>
-                    )}
-                  </td>
-                  <td>{apiKeyStatus(k, now)}</td>
-                  <td className="actions">
-                    {!k.revoked && (
-                      <button
-                        type="button"
-                        className="danger"
-                        disabled={busy}
-                        aria-label={`Revoke API key ${k.prefix}`}
-                        onClick={async () => {
-                          const yes = await confirm({
-                            title: `Revoke ${k.prefix}…?`,
-                            body: 'Scripts using it are refused from now on.',
-                            action: 'Revoke key',
-                            danger: true,
-                          });
-                          if (yes)
-                            await run(async () => {
-                              await request(
-                                Empty,
-                                'DELETE',
-                                `/v1/admin/api-keys/${encodeURIComponent(k.id)}`,
-                              );
-                              keys.reload();
-                              return `Revoked ${k.prefix}….`;
-                            });
-                        }}
-                      >
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {creating && (
-        <CreateApiKeyDialog onClose={() => setCreating(false)} onCreated={keys.reload} />
-      )}
-    </Section>
+      <fieldset>
+        <legend>Options</legend>
+        <CheckField
+          label="Reusable"
+          note="registers any number of devices, not just one"
+          checked={reusable}
+          onChange={setReusable}
+        />
+        <CheckField
+          label="Ephemeral"
+          note="its devices are removed once offline"
+          checked={ephemeral}
+          onChange={setEphemeral}
+        />
+        <CheckField
+          label="Pre-approved"
+          note="its devices skip device approval"
+          checked={preapproved}
+          onChange={setPreapproved}
+        />
+      </fieldset>
+      <TextField
+        label="Tags"
+        hint="Comma-separated. Tagged devices belong to their tags, not to a user."
+        value={tags}
+        onChange={setTags}
+      />
+      <SelectField label="Devices belong to" value={user} disabled={tagged} onChange={setUser}>
+        {(users.data?.items ?? [{ id: me.id, email: me.email, name: me.name }]).map((u) => (
+          <option key={u.id} value={u.id}>
+            {u.email ?? u.name}
+            {u.id === me.id ? ' (you)' : ''}
+          </option>
+        ))}
+      </SelectField>
+      <ExpiresField choices={PREAUTH_EXPIRIES} value={expiresIn} onChange={setExpiresIn} />
+    </CreateKeyDialog>
   );
 }
 
-function CreateApiKeyDialog(props: {
-  readonly onClose: () => void;
-  readonly onCreated: () => void;
-}) {
+function CreateApiKeyDialog(props: CreateDone) {
   const [description, setDescription] = useState('');
   const [expiresIn, setExpiresIn] = useState(90 * DAY);
-  const [created, setCreated] = useState<CreateApiKeyResponse | null>(null);
-  const { busy, run, said } = useAction({ inline: true });
-  const { onClose, onCreated } = props;
-  if (created)
-    return (
-      <Dialog title="API key created" onClose={onClose}>
-        <SecretOnce label="API key" secret={created.secret} />
-        <p className="muted small">
+  return (
+    <CreateKeyDialog
+      title="Create an API key"
+      secretName="API key"
+      usage={
+        <>
           Send it as <code>Authorization: Bearer &lt;key&gt;</code>, or set{' '}
           <code>TRELLIS_API_KEY</code> for <code>trellis-control --server</code>.
-        </p>
-        <div className="dialog-actions">
-          <button type="button" className="primary" onClick={onClose}>
-            Done
-          </button>
-        </div>
-      </Dialog>
-    );
+        </>
+      }
+      {...props}
+      create={() =>
+        request(CreateApiKeyResponse, 'POST', '/v1/admin/api-keys', {
+          description: description.trim(),
+          ...(expiresIn > 0 ? { expiresIn } : {}),
+        })
+      }
+    >
+      <p className="muted">An API key acts as an admin of the network. Give each script its own.</p>
+      <TextField
+        label="Description"
+        value={description}
+        maxLength={128}
+        onChange={setDescription}
+      />
+      <ExpiresField choices={API_KEY_EXPIRIES} value={expiresIn} onChange={setExpiresIn} />
+    </CreateKeyDialog>
+  );
+}
+
+/** How long a new key lasts, from `choices` ([seconds, text]). */
+function ExpiresField(props: {
+  readonly choices: ReadonlyArray<readonly [number, string]>;
+  readonly value: number;
+  readonly onChange: (seconds: number) => void;
+}) {
   return (
-    <Dialog title="Create an API key" onClose={onClose}>
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          void run(async () => {
-            const r = await request(CreateApiKeyResponse, 'POST', '/v1/admin/api-keys', {
-              description: description.trim(),
-              ...(expiresIn > 0 ? { expiresIn } : {}),
-            });
-            setCreated(r);
-            onCreated();
-            return null;
-          });
-        }}
-      >
-        <p className="muted">
-          An API key acts as an admin of the network. Give each script its own.
-        </p>
-        <Field label="Description">
-          {(id) => (
-            <input
-              id={id}
-              value={description}
-              maxLength={128}
-              onChange={(e) => setDescription(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Expires after">
-          {(id) => (
-            <select
-              id={id}
-              value={expiresIn}
-              onChange={(e) => setExpiresIn(Number(e.target.value))}
-            >
-              {API_KEY_EXPIRIES.map(([s, text]) => (
-                <option key={s} value={s}>
-                  {text}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Said said={said} />
-        <div className="dialog-actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy}>
-            Create key
-          </button>
-        </div>
-      </form>
-    </Dialog>
+    <SelectField
+      label="Expires after"
+      value={props.value}
+      onChange={(v) => props.onChange(Number(v))}
+    >
+      <Options list={props.choices} />
+    </SelectField>
   );
 }

@@ -6,8 +6,9 @@
 import { useCallback, useId, useRef, useState } from 'react';
 import { PolicyDocument, PolicyVersionInfo } from '../../../shared/schema/control/admin.js';
 import { ConsoleApiError, listAll, request, type PolicyProblem } from '../api.js';
-import { Badge, Field, LoadStatus, PageHeader, Section } from '../components/controls.js';
+import { Badge, LoadStatus, PageHeader, Section, Table } from '../components/controls.js';
 import { Dialog, useConfirm } from '../components/Dialog.js';
+import { Form, SubmitButton, TextField } from '../components/forms.js';
 import { useAction, useSay } from '../components/notices.js';
 import { useLoad } from '../components/useLoad.js';
 import { actorText, dateTime } from '../format.js';
@@ -145,12 +146,7 @@ export function Policy() {
         title="Access policy"
         description="Who may reach what: groups, tag owners, ACL rules, postures, auto-approvers and tests, as HuJSON (JSON with comments and trailing commas)."
       />
-      <LoadStatus
-        loading={policy.loading}
-        error={policy.error}
-        onRetry={policy.reload}
-        hasData={current !== null}
-      />
+      <LoadStatus load={policy} />
       {current && (
         <Section
           title={
@@ -160,12 +156,7 @@ export function Policy() {
           }
           actions={dirty ? <Badge tone="warn">Unsaved changes</Badge> : undefined}
         >
-          <form
-            onSubmit={(e) => {
-              e.preventDefault();
-              void save();
-            }}
-          >
+          <Form busy={busy} onSubmit={save}>
             <label htmlFor={editorId} className="visually-hidden">
               Policy document (HuJSON)
             </label>
@@ -196,20 +187,14 @@ export function Policy() {
               Line {caret.line}, column {caret.column}
             </p>
             <div className="inline-form">
-              <Field label="Comment" hint="Why, kept with the version (optional).">
-                {(id, hint) => (
-                  <input
-                    id={id}
-                    aria-describedby={hint}
-                    value={comment}
-                    maxLength={128}
-                    onChange={(e) => setComment(e.target.value)}
-                  />
-                )}
-              </Field>
-              <button type="submit" className="primary" disabled={busy}>
-                Save policy
-              </button>
+              <TextField
+                label="Comment"
+                hint="Why, kept with the version (optional)."
+                value={comment}
+                maxLength={128}
+                onChange={setComment}
+              />
+              <SubmitButton primary>Save policy</SubmitButton>
               <button
                 type="button"
                 disabled={busy || !dirty}
@@ -221,7 +206,7 @@ export function Policy() {
                 Discard changes
               </button>
             </div>
-          </form>
+          </Form>
           <PolicyOutcome
             outcome={outcome}
             onJump={jumpTo}
@@ -236,12 +221,7 @@ export function Policy() {
         </Section>
       )}
       <Section title="Version history">
-        <LoadStatus
-          loading={versions.loading}
-          error={versions.error}
-          onRetry={versions.reload}
-          hasData={versions.data !== null}
-        />
+        <LoadStatus load={versions} />
         {versions.data && versions.data.items.length === 0 && (
           <p className="empty">
             No version saved yet: the built-in default policy applies (everyone may reach
@@ -249,60 +229,48 @@ export function Policy() {
           </p>
         )}
         {versions.data && versions.data.items.length > 0 && (
-          <div className="table-wrap">
-            <table>
-              <caption className="visually-hidden">Policy versions, newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Version</th>
-                  <th scope="col">Saved</th>
-                  <th scope="col">By</th>
-                  <th scope="col">Comment</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {versions.data.items.map((v) => (
-                  <tr key={v.version} data-version={v.version}>
-                    <th scope="row">
-                      {v.version} {v.active && <Badge tone="ok">in force</Badge>}
-                    </th>
-                    <td>{dateTime(v.createdAt)}</td>
-                    <td>{actorText(v.createdBy)}</td>
-                    <td>
-                      {v.comment}
-                      {v.rolledBackFrom !== null && (
-                        <span className="muted small block">
-                          rollback to version {v.rolledBackFrom}
-                        </span>
-                      )}
-                    </td>
-                    <td className="actions">
-                      <button
-                        type="button"
-                        aria-label={`View version ${v.version}`}
-                        onClick={() => setViewing(v.version)}
-                      >
-                        View
-                      </button>
-                      {!v.active && (
-                        <button
-                          type="button"
-                          disabled={busy}
-                          aria-label={`Roll back to version ${v.version}`}
-                          onClick={() => void rollback(v.version)}
-                        >
-                          Roll back
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table
+            caption="Policy versions, newest first"
+            columns={['Version', 'Saved', 'By', 'Comment']}
+            actions="Actions"
+          >
+            {versions.data.items.map((v) => (
+              <tr key={v.version} data-version={v.version}>
+                <th scope="row">
+                  {v.version} {v.active && <Badge tone="ok">in force</Badge>}
+                </th>
+                <td>{dateTime(v.createdAt)}</td>
+                <td>{actorText(v.createdBy)}</td>
+                <td>
+                  {v.comment}
+                  {v.rolledBackFrom !== null && (
+                    <span className="muted small block">
+                      rollback to version {v.rolledBackFrom}
+                    </span>
+                  )}
+                </td>
+                <td className="actions">
+                  <button
+                    type="button"
+                    aria-label={`View version ${v.version}`}
+                    onClick={() => setViewing(v.version)}
+                  >
+                    View
+                  </button>
+                  {!v.active && (
+                    <button
+                      type="button"
+                      disabled={busy}
+                      aria-label={`Roll back to version ${v.version}`}
+                      onClick={() => void rollback(v.version)}
+                    >
+                      Roll back
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </Table>
         )}
       </Section>
       {viewing !== null && (

@@ -6,7 +6,7 @@
 import { useCallback, useMemo } from 'react';
 import { AdminDevice, DeviceRoutesView } from '../../../shared/schema/control/admin.js';
 import { listAll, request } from '../api.js';
-import { Badge, LoadStatus, PageHeader } from '../components/controls.js';
+import { Badge, LoadStatus, PageHeader, Table } from '../components/controls.js';
 import { useAction } from '../components/notices.js';
 import { useLoad } from '../components/useLoad.js';
 
@@ -69,12 +69,7 @@ export function Routes() {
           </button>
         }
       />
-      <LoadStatus
-        loading={routes.loading}
-        error={routes.error}
-        onRetry={routes.reload}
-        hasData={routes.data !== null}
-      />
+      <LoadStatus load={routes} />
       {routes.data && devices.length === 0 && (
         <p className="empty">
           No device advertises subnet routes or an exit node. Devices offer them with “Advertise
@@ -88,69 +83,59 @@ export function Routes() {
             <div className="card-head">
               <h2 id={`routes-${r.deviceId}`}>{r.deviceName}</h2>
             </div>
-            <div className="table-wrap">
-              <table>
-                <caption className="visually-hidden">Routes offered by {r.deviceName}</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Route</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">
-                      <span className="visually-hidden">Action</span>
+            <Table
+              caption={`Routes offered by ${r.deviceName}`}
+              columns={['Route', 'Status']}
+              actions="Action"
+            >
+              {prefixes.map((p) => {
+                const approved = r.approved.includes(p);
+                return (
+                  <tr key={p} data-route={p}>
+                    <th scope="row" className="mono">
+                      {p}
                     </th>
+                    <td>{routeStatus(r.advertised.includes(p), approved)}</td>
+                    <td className="actions">
+                      <button
+                        type="button"
+                        className={approved ? undefined : 'primary'}
+                        disabled={busy}
+                        aria-label={`${approved ? 'Unapprove' : 'Approve'} route ${p} on ${r.deviceName}`}
+                        onClick={() => void setRoute(r, p, !approved)}
+                      >
+                        {approved ? 'Unapprove' : 'Approve'}
+                      </button>
+                    </td>
                   </tr>
-                </thead>
-                <tbody>
-                  {prefixes.map((p) => {
-                    const approved = r.approved.includes(p);
-                    return (
-                      <tr key={p} data-route={p}>
-                        <th scope="row" className="mono">
-                          {p}
-                        </th>
-                        <td>{routeStatus(r.advertised.includes(p), approved)}</td>
-                        <td className="actions">
-                          <button
-                            type="button"
-                            className={approved ? undefined : 'primary'}
-                            disabled={busy}
-                            aria-label={`${approved ? 'Unapprove' : 'Approve'} route ${p} on ${r.deviceName}`}
-                            onClick={() => void setRoute(r, p, !approved)}
-                          >
-                            {approved ? 'Unapprove' : 'Approve'}
-                          </button>
-                        </td>
-                      </tr>
-                    );
-                  })}
-                  {(r.exitNode.advertised || r.exitNode.approved) && (
-                    <tr data-route="exit-node">
-                      <th scope="row">Exit node</th>
-                      <td>{routeStatus(r.exitNode.advertised, r.exitNode.approved)}</td>
-                      <td className="actions">
-                        <button
-                          type="button"
-                          className={r.exitNode.approved ? undefined : 'primary'}
-                          disabled={busy}
-                          aria-label={`${r.exitNode.approved ? 'Unapprove' : 'Approve'} exit node ${r.deviceName}`}
-                          onClick={() =>
-                            void patch(
-                              r,
-                              { exitNodeApproved: !r.exitNode.approved },
-                              r.exitNode.approved
-                                ? `${r.deviceName} is no longer an approved exit node.`
-                                : `Approved ${r.deviceName} as an exit node.`,
-                            )
-                          }
-                        >
-                          {r.exitNode.approved ? 'Unapprove' : 'Approve'}
-                        </button>
-                      </td>
-                    </tr>
-                  )}
-                </tbody>
-              </table>
-            </div>
+                );
+              })}
+              {(r.exitNode.advertised || r.exitNode.approved) && (
+                <tr data-route="exit-node">
+                  <th scope="row">Exit node</th>
+                  <td>{routeStatus(r.exitNode.advertised, r.exitNode.approved)}</td>
+                  <td className="actions">
+                    <button
+                      type="button"
+                      className={r.exitNode.approved ? undefined : 'primary'}
+                      disabled={busy}
+                      aria-label={`${r.exitNode.approved ? 'Unapprove' : 'Approve'} exit node ${r.deviceName}`}
+                      onClick={() =>
+                        void patch(
+                          r,
+                          { exitNodeApproved: !r.exitNode.approved },
+                          r.exitNode.approved
+                            ? `${r.deviceName} is no longer an approved exit node.`
+                            : `Approved ${r.deviceName} as an exit node.`,
+                        )
+                      }
+                    >
+                      {r.exitNode.approved ? 'Unapprove' : 'Approve'}
+                    </button>
+                  </td>
+                </tr>
+              )}
+            </Table>
           </section>
         );
       })}

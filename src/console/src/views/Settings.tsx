@@ -1,9 +1,10 @@
 /**
  * DNS and network settings: what `GET/PATCH /v1/admin/settings` offers. Saving sends only the
  * fields that changed, so the audit log records exactly what the admin changed; DNS changes
- * reach connected devices at once.
+ * reach connected devices at once. A line that does not parse is shown at its field.
  */
-import { useCallback, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { ComponentProps } from 'react';
 import {
   MAX_AUDIT_RETENTION_DAYS,
   MAX_KEY_EXPIRY_DAYS,
@@ -11,8 +12,10 @@ import {
   type DnsSettings,
   type UpdateNetworkSettingsRequest,
 } from '../../../shared/schema/control/admin.js';
+import { err, ok, type Result } from '../../../shared/result.js';
 import { request } from '../api.js';
-import { Field, LoadStatus, PageHeader, Section, Switch } from '../components/controls.js';
+import { LoadStatus, PageHeader, Section, Switch } from '../components/controls.js';
+import { Form, SubmitButton, TextAreaField, TextField } from '../components/forms.js';
 import { useAction, useSay } from '../components/notices.js';
 import { useLoad } from '../components/useLoad.js';
 import { formatRecords, formatSplitDns, parseRecords, parseSplitDns } from '../dns-text.js';
@@ -27,12 +30,7 @@ export function Settings() {
         title="DNS & settings"
         description="Network-wide settings for devices, DNS and the audit log."
       />
-      <LoadStatus
-        loading={settings.loading}
-        error={settings.error}
-        onRetry={settings.reload}
-        hasData={settings.data !== null}
-      />
+      <LoadStatus load={settings} />
       {settings.data && (
         // Each load starts the form afresh from what control holds.
         <SettingsForm
@@ -47,6 +45,22 @@ export function Settings() {
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
+/** A text field whose lines did not parse, and what is wrong. */
+interface Invalid {
+  readonly field: 'splitDns' | 'records';
+  readonly message: string;
+}
+
+/** A list edited as text, one entry per line. */
+function LinesField(props: ComponentProps<typeof TextAreaField>) {
+  return <TextAreaField rows={3} className="code" {...props} />;
+}
+
+/** A whole number of days between `min` and `max`. */
+function DaysField(props: ComponentProps<typeof TextField>) {
+  return <TextField type="number" required {...props} />;
+}
+
 function SettingsForm(props: {
   readonly initial: NetworkSettingsView;
   readonly onSaved: () => void;
@@ -60,14 +74,23 @@ function SettingsForm(props: {
   const [searchDomains, setSearchDomains] = useState(init.dns.searchDomains.join('\n'));
   const [splitDns, setSplitDns] = useState(formatSplitDns(init.dns.splitDns));
   const [records, setRecords] = useState(formatRecords(init.dns.extraRecords));
+  const [invalid, setInvalid] = useState<Invalid | null>(null);
+  const splitDnsField = useRef<HTMLTextAreaElement>(null);
+  const recordsField = useRef<HTMLTextAreaElement>(null);
   const { busy, run } = useAction();
   const say = useSay();
 
-  const changes = (): UpdateNetworkSettingsRequest | string => {
+  // Focus the field that did not parse once its error is on screen, so both are read together.
+  useEffect(() => {
+    if (invalid) (invalid.field === 'splitDns' ? splitDnsField : recordsField).current?.focus();
+  }, [invalid]);
+  const errorOf = (field: Invalid['field']) => (invalid?.field === field ? invalid.message : null);
+
+  const changes = (): Result<UpdateNetworkSettingsRequest, Invalid> => {
     const split = parseSplitDns(splitDns);
-    if (!split.ok) return split.error;
+    if (!split.ok) return err({ field: 'splitDns', message: split.error });
     const extra = parseRecords(records);
-    if (!extra.ok) return extra.error;
+    if (!extra.ok) return err({ field: 'records', message: extra.error });
     const dns: Partial<DnsSettings> = {};
     const next: DnsSettings = {
       magicDns,
@@ -85,29 +108,26 @@ function SettingsForm(props: {
     if (Number(keyExpiryDays) !== init.keyExpiryDays) out.keyExpiryDays = Number(keyExpiryDays);
     if (Number(retention) !== init.auditRetentionDays) out.auditRetentionDays = Number(retention);
     if (Object.keys(dns).length > 0) out.dns = dns;
-    return out;
+    return ok(out);
+  };
+
+  const save = async () => {
+    const body = changes();
+    setInvalid(body.ok ? null : body.error);
+    if (!body.ok) return;
+    if (Object.keys(body.value).length === 0) {
+      say('ok', 'Nothing changed.');
+      return;
+    }
+    await run(async () => {
+      await request(NetworkSettingsView, 'PATCH', '/v1/admin/settings', body.value);
+      props.onSaved();
+      return 'Settings saved.';
+    });
   };
 
   return (
-    <form
-      onSubmit={(e) => {
-        e.preventDefault();
-        const body = changes();
-        if (typeof body === 'string') {
-          say('error', body);
-          return;
-        }
-        if (Object.keys(body).length === 0) {
-          say('ok', 'Nothing changed.');
-          return;
-        }
-        void run(async () => {
-          await request(NetworkSettingsView, 'PATCH', '/v1/admin/settings', body);
-          props.onSaved();
-          return 'Settings saved.';
-        });
-      }}
-    >
+    <Form busy={busy} onSubmit={save}>
       <Section title="Network">
         <dl className="facts">
           <dt>Name</dt>
@@ -123,23 +143,14 @@ function SettingsForm(props: {
           checked={approval}
           onChange={setApproval}
         />
-        <Field
+        <DaysField
           label="Key expiry (days)"
           hint={`How long a device's key lasts before it must sign in again (1–${MAX_KEY_EXPIRY_DAYS}).`}
-        >
-          {(id, hint) => (
-            <input
-              id={id}
-              aria-describedby={hint}
-              type="number"
-              min={1}
-              max={MAX_KEY_EXPIRY_DAYS}
-              required
-              value={keyExpiryDays}
-              onChange={(e) => setKeyExpiryDays(e.target.value)}
-            />
-          )}
-        </Field>
+          min={1}
+          max={MAX_KEY_EXPIRY_DAYS}
+          value={keyExpiryDays}
+          onChange={setKeyExpiryDays}
+        />
       </Section>
       <Section title="DNS">
         <Switch
@@ -148,88 +159,49 @@ function SettingsForm(props: {
           checked={magicDns}
           onChange={setMagicDns}
         />
-        <Field
+        <LinesField
           label="Nameservers"
           hint="One address per line. Empty: devices keep their own resolvers."
-        >
-          {(id, hint) => (
-            <textarea
-              id={id}
-              aria-describedby={hint}
-              rows={3}
-              className="code"
-              value={nameservers}
-              onChange={(e) => setNameservers(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Search domains" hint="One domain per line.">
-          {(id, hint) => (
-            <textarea
-              id={id}
-              aria-describedby={hint}
-              rows={3}
-              className="code"
-              value={searchDomains}
-              onChange={(e) => setSearchDomains(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field
+          value={nameservers}
+          onChange={setNameservers}
+        />
+        <LinesField
+          label="Search domains"
+          hint="One domain per line."
+          value={searchDomains}
+          onChange={setSearchDomains}
+        />
+        <LinesField
           label="Split DNS"
           hint="One domain per line with its nameservers: corp.example.com: 10.0.0.53, 10.0.0.54"
-        >
-          {(id, hint) => (
-            <textarea
-              id={id}
-              aria-describedby={hint}
-              rows={3}
-              className="code"
-              value={splitDns}
-              onChange={(e) => setSplitDns(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field
+          ref={splitDnsField}
+          error={errorOf('splitDns')}
+          value={splitDns}
+          onChange={setSplitDns}
+        />
+        <LinesField
           label="Extra records"
           hint="Answered by MagicDNS. One per line: nas.corp.example.com A 192.168.1.10 (A, AAAA, CNAME or TXT)."
-        >
-          {(id, hint) => (
-            <textarea
-              id={id}
-              aria-describedby={hint}
-              rows={4}
-              className="code"
-              value={records}
-              onChange={(e) => setRecords(e.target.value)}
-            />
-          )}
-        </Field>
+          rows={4}
+          ref={recordsField}
+          error={errorOf('records')}
+          value={records}
+          onChange={setRecords}
+        />
       </Section>
       <Section title="Audit log">
-        <Field
+        <DaysField
           label="Keep entries for (days)"
           hint={`0 keeps them forever (at most ${MAX_AUDIT_RETENTION_DAYS}).`}
-        >
-          {(id, hint) => (
-            <input
-              id={id}
-              aria-describedby={hint}
-              type="number"
-              min={0}
-              max={MAX_AUDIT_RETENTION_DAYS}
-              required
-              value={retention}
-              onChange={(e) => setRetention(e.target.value)}
-            />
-          )}
-        </Field>
+          min={0}
+          max={MAX_AUDIT_RETENTION_DAYS}
+          value={retention}
+          onChange={setRetention}
+        />
       </Section>
       <div className="form-actions">
-        <button type="submit" className="primary" disabled={busy}>
-          Save settings
-        </button>
+        <SubmitButton primary>Save settings</SubmitButton>
       </div>
-    </form>
+    </Form>
   );
 }

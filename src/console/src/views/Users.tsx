@@ -13,9 +13,10 @@ import {
 } from '../../../shared/schema/control/admin.js';
 import { useSession } from '../session.js';
 import { Empty, listAll, request } from '../api.js';
-import { Badge, Field, LoadStatus, PageHeader } from '../components/controls.js';
-import { Dialog, useConfirm } from '../components/Dialog.js';
-import { Said, useAction, useSay } from '../components/notices.js';
+import { Badge, LoadStatus, PageHeader, Table } from '../components/controls.js';
+import { ConfirmButton } from '../components/Dialog.js';
+import { FormDialog, SelectField, TextField } from '../components/forms.js';
+import { useAction } from '../components/notices.js';
 import { useLoad } from '../components/useLoad.js';
 import { useNow } from '../components/useNow.js';
 import { dateTime, relativeTime } from '../format.js';
@@ -31,7 +32,6 @@ export function Users() {
   const [adding, setAdding] = useState(false);
   const [passwordFor, setPasswordFor] = useState<AdminUser | null>(null);
   const { busy, run } = useAction();
-  const confirm = useConfirm();
   const now = useNow();
   const all = users.data?.items ?? [];
 
@@ -55,145 +55,120 @@ export function Users() {
           </button>
         }
       />
-      <LoadStatus
-        loading={users.loading}
-        error={users.error}
-        onRetry={users.reload}
-        hasData={users.data !== null}
-      />
+      <LoadStatus load={users} />
       {users.data && (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">Users</caption>
-            <thead>
-              <tr>
-                <th scope="col">User</th>
-                <th scope="col">Role</th>
-                <th scope="col">Sign-in</th>
-                <th scope="col">Last sign-in</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {all.map((u) => (
-                <tr key={u.id} data-user={u.email ?? u.id}>
-                  <th scope="row">
-                    <span className="name">{u.name || label(u)}</span>
-                    {u.name && u.email && u.name !== u.email && (
-                      <span className="muted small block">{u.email}</span>
-                    )}
-                    {u.id === me.id && <Badge tone="info">you</Badge>}
-                    {u.disabled && <Badge tone="bad">disabled</Badge>}
-                  </th>
-                  <td>
-                    <select
-                      aria-label={`Role of ${label(u)}`}
-                      value={u.role}
-                      disabled={busy || !mayManage(u)}
-                      onChange={(e) => {
-                        const role = e.target.value as UserRole;
-                        void update(
-                          u,
-                          { role },
-                          `${label(u)} is now ${role === 'admin' ? 'an' : 'a'} ${role}.`,
-                        );
-                      }}
-                    >
-                      {ROLES.map((r) => (
-                        <option key={r} value={r} disabled={r === 'owner' && me.role !== 'owner'}>
-                          {r}
-                        </option>
-                      ))}
-                    </select>
-                  </td>
-                  <td>{u.provider === 'local' ? 'Password' : u.provider}</td>
-                  <td title={u.lastLoginAt ? dateTime(u.lastLoginAt) : undefined}>
-                    {u.lastLoginAt ? (
-                      relativeTime(u.lastLoginAt, now)
-                    ) : (
-                      <span className="muted">never</span>
-                    )}
-                  </td>
-                  <td className="actions">
-                    {u.provider === 'local' && (
-                      <button
-                        type="button"
-                        disabled={busy || !mayManage(u)}
-                        aria-label={`Set password of ${label(u)}`}
-                        onClick={() => setPasswordFor(u)}
-                      >
-                        Set password
-                      </button>
-                    )}
-                    <button
-                      type="button"
-                      disabled={busy || !mayManage(u) || u.id === me.id}
-                      aria-label={`${u.disabled ? 'Enable' : 'Disable'} ${label(u)}`}
-                      onClick={() =>
-                        void update(
-                          u,
-                          { disabled: !u.disabled },
-                          u.disabled
-                            ? `Enabled ${label(u)}.`
-                            : `Disabled ${label(u)}; they are signed out everywhere.`,
-                        )
-                      }
-                    >
-                      {u.disabled ? 'Enable' : 'Disable'}
-                    </button>
-                    <button
-                      type="button"
-                      disabled={busy || !mayManage(u)}
-                      aria-label={`Sign out ${label(u)} everywhere`}
-                      onClick={async () => {
-                        const yes = await confirm({
-                          title: `Sign ${label(u)} out everywhere?`,
-                          body: 'Every session of this user ends: apps, the CLI and this console. Their devices stay connected.',
-                          action: 'Sign out everywhere',
-                        });
-                        if (yes)
-                          await run(async () => {
-                            const r = await request(
-                              RevokedSessions,
-                              'DELETE',
-                              `${userPath(u)}/sessions`,
-                            );
-                            return `Ended ${r.revoked} session${r.revoked === 1 ? '' : 's'} of ${label(u)}.`;
-                          });
-                      }}
-                    >
-                      Sign out
-                    </button>
-                    <button
-                      type="button"
-                      className="danger"
-                      disabled={busy || !mayManage(u) || u.id === me.id}
-                      aria-label={`Delete ${label(u)}`}
-                      onClick={async () => {
-                        const yes = await confirm({
-                          title: `Delete ${label(u)}?`,
-                          body: 'The user, their devices and their sessions are removed. This cannot be undone.',
-                          action: 'Delete user',
-                          danger: true,
-                        });
-                        if (yes)
-                          await run(async () => {
-                            await request(Empty, 'DELETE', userPath(u));
-                            users.reload();
-                            return `Deleted ${label(u)}.`;
-                          });
-                      }}
-                    >
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table
+          caption="Users"
+          columns={['User', 'Role', 'Sign-in', 'Last sign-in']}
+          actions="Actions"
+        >
+          {all.map((u) => (
+            <tr key={u.id} data-user={u.email ?? u.id}>
+              <th scope="row">
+                <span className="name">{u.name || label(u)}</span>
+                {u.name && u.email && u.name !== u.email && (
+                  <span className="muted small block">{u.email}</span>
+                )}
+                {u.id === me.id && <Badge tone="info">you</Badge>}
+                {u.disabled && <Badge tone="bad">disabled</Badge>}
+              </th>
+              <td>
+                <select
+                  aria-label={`Role of ${label(u)}`}
+                  value={u.role}
+                  disabled={busy || !mayManage(u)}
+                  onChange={(e) => {
+                    const role = e.target.value as UserRole;
+                    void update(
+                      u,
+                      { role },
+                      `${label(u)} is now ${role === 'admin' ? 'an' : 'a'} ${role}.`,
+                    );
+                  }}
+                >
+                  {ROLES.map((r) => (
+                    <option key={r} value={r} disabled={r === 'owner' && me.role !== 'owner'}>
+                      {r}
+                    </option>
+                  ))}
+                </select>
+              </td>
+              <td>{u.provider === 'local' ? 'Password' : u.provider}</td>
+              <td title={u.lastLoginAt ? dateTime(u.lastLoginAt) : undefined}>
+                {u.lastLoginAt ? (
+                  relativeTime(u.lastLoginAt, now)
+                ) : (
+                  <span className="muted">never</span>
+                )}
+              </td>
+              <td className="actions">
+                {u.provider === 'local' && (
+                  <button
+                    type="button"
+                    disabled={busy || !mayManage(u)}
+                    aria-label={`Set password of ${label(u)}`}
+                    onClick={() => setPasswordFor(u)}
+                  >
+                    Set password
+                  </button>
+                )}
+                <button
+                  type="button"
+                  disabled={busy || !mayManage(u) || u.id === me.id}
+                  aria-label={`${u.disabled ? 'Enable' : 'Disable'} ${label(u)}`}
+                  onClick={() =>
+                    void update(
+                      u,
+                      { disabled: !u.disabled },
+                      u.disabled
+                        ? `Enabled ${label(u)}.`
+                        : `Disabled ${label(u)}; they are signed out everywhere.`,
+                    )
+                  }
+                >
+                  {u.disabled ? 'Enable' : 'Disable'}
+                </button>
+                <ConfirmButton
+                  disabled={busy || !mayManage(u)}
+                  aria-label={`Sign out ${label(u)} everywhere`}
+                  confirm={{
+                    title: `Sign ${label(u)} out everywhere?`,
+                    body: 'Every session of this user ends: apps, the CLI and this console. Their devices stay connected.',
+                    action: 'Sign out everywhere',
+                  }}
+                  onConfirmed={() =>
+                    run(async () => {
+                      const r = await request(RevokedSessions, 'DELETE', `${userPath(u)}/sessions`);
+                      return `Ended ${r.revoked} session${r.revoked === 1 ? '' : 's'} of ${label(u)}.`;
+                    })
+                  }
+                >
+                  Sign out
+                </ConfirmButton>
+                <ConfirmButton
+                  className="danger"
+                  disabled={busy || !mayManage(u) || u.id === me.id}
+                  aria-label={`Delete ${label(u)}`}
+                  confirm={{
+                    title: `Delete ${label(u)}?`,
+                    body: 'The user, their devices and their sessions are removed. This cannot be undone.',
+                    action: 'Delete user',
+                    danger: true,
+                  }}
+                  onConfirmed={() =>
+                    run(async () => {
+                      await request(Empty, 'DELETE', userPath(u));
+                      users.reload();
+                      return `Deleted ${label(u)}.`;
+                    })
+                  }
+                >
+                  Delete
+                </ConfirmButton>
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
       {adding && (
         <AddUserDialog
@@ -216,142 +191,91 @@ function AddUserDialog(props: {
   const [name, setName] = useState('');
   const [role, setRole] = useState<UserRole>('member');
   const [password, setPassword] = useState('');
-  const { busy, run, said } = useAction({ inline: true });
-  const say = useSay();
-  const { onClose, onAdded } = props;
+  const { onAdded } = props;
   return (
-    <Dialog title="Add a user" onClose={onClose}>
-      <form
-        onSubmit={async (e) => {
-          e.preventDefault();
-          const ok = await run(async () => {
-            await request(AdminUser, 'POST', '/v1/admin/users', {
-              email: email.trim(),
-              name: name.trim(),
-              role,
-              password,
-            });
-            onAdded();
-            return null;
-          });
-          if (ok) {
-            onClose();
-            say('ok', `Added ${email.trim()} as ${role}.`);
-          }
-        }}
-      >
-        <p className="muted">
-          A local account that signs in with a password. People from your single sign-on provider
-          appear here on their first sign-in.
-        </p>
-        <Field label="Email">
-          {(id) => (
-            <input
-              id={id}
-              type="email"
-              required
-              value={email}
-              onChange={(e) => setEmail(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Name" hint="Optional; the email is shown otherwise.">
-          {(id, hint) => (
-            <input
-              id={id}
-              aria-describedby={hint}
-              value={name}
-              maxLength={128}
-              onChange={(e) => setName(e.target.value)}
-            />
-          )}
-        </Field>
-        <Field label="Role">
-          {(id) => (
-            <select id={id} value={role} onChange={(e) => setRole(e.target.value as UserRole)}>
-              {ROLES.map((r) => (
-                <option key={r} value={r} disabled={r === 'owner' && !props.mayGrantOwner}>
-                  {r}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field
-          label="Password"
-          hint={`At least ${MIN_PASSWORD_LENGTH} characters. Hand it over safely; they can change it later.`}
-        >
-          {(id, hint) => (
-            <input
-              id={id}
-              type="password"
-              autoComplete="new-password"
-              aria-describedby={hint}
-              required
-              minLength={MIN_PASSWORD_LENGTH}
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-            />
-          )}
-        </Field>
-        <Said said={said} />
-        <div className="dialog-actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy}>
-            Add user
-          </button>
-        </div>
-      </form>
-    </Dialog>
+    <FormDialog
+      title="Add a user"
+      submit="Add user"
+      onClose={props.onClose}
+      closeOnDone
+      onSubmit={async () => {
+        await request(AdminUser, 'POST', '/v1/admin/users', {
+          email: email.trim(),
+          name: name.trim(),
+          role,
+          password,
+        });
+        onAdded();
+        return `Added ${email.trim()} as ${role}.`;
+      }}
+    >
+      <p className="muted">
+        A local account that signs in with a password. People from your single sign-on provider
+        appear here on their first sign-in.
+      </p>
+      <TextField label="Email" type="email" required value={email} onChange={setEmail} />
+      <TextField
+        label="Name"
+        hint="Optional; the email is shown otherwise."
+        value={name}
+        maxLength={128}
+        onChange={setName}
+      />
+      <SelectField label="Role" value={role} onChange={(v) => setRole(v as UserRole)}>
+        {ROLES.map((r) => (
+          <option key={r} value={r} disabled={r === 'owner' && !props.mayGrantOwner}>
+            {r}
+          </option>
+        ))}
+      </SelectField>
+      <PasswordField
+        label="Password"
+        hint={`At least ${MIN_PASSWORD_LENGTH} characters. Hand it over safely; they can change it later.`}
+        value={password}
+        onChange={setPassword}
+      />
+    </FormDialog>
+  );
+}
+
+/** A new password for someone else: not filled in by the browser, and long enough. */
+function PasswordField(props: {
+  readonly label: string;
+  readonly hint: string;
+  readonly value: string;
+  readonly onChange: (value: string) => void;
+}) {
+  return (
+    <TextField
+      {...props}
+      type="password"
+      autoComplete="new-password"
+      required
+      minLength={MIN_PASSWORD_LENGTH}
+    />
   );
 }
 
 function PasswordDialog(props: { readonly user: AdminUser; readonly onClose: () => void }) {
   const [password, setPassword] = useState('');
-  const { busy, run, said } = useAction({ inline: true });
-  const say = useSay();
-  const { onClose } = props;
+  const who = label(props.user);
   return (
-    <Dialog title={`Set the password of ${label(props.user)}`} onClose={onClose}>
-      <form
-        onSubmit={async (e) => {
-          e.preventDefault();
-          const ok = await run(async () => {
-            await request(AdminUser, 'PUT', `${userPath(props.user)}/password`, { password });
-            return null;
-          });
-          if (ok) {
-            onClose();
-            say('ok', `Set a new password for ${label(props.user)}; their other sessions ended.`);
-          }
-        }}
-      >
-        <Field label="New password" hint={`At least ${MIN_PASSWORD_LENGTH} characters.`}>
-          {(id, hint) => (
-            <input
-              id={id}
-              type="password"
-              autoComplete="new-password"
-              aria-describedby={hint}
-              required
-              minLength={MIN_PASSWORD_LENGTH}
-              value={password}
-              onChange={(e) => setPassword(e.target.value)}
-            />
-          )}
-        </Field>
-        <Said said={said} />
-        <div className="dialog-actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={busy}>
-            Set password
-          </button>
-        </div>
-      </form>
-    </Dialog>
+    <FormDialog
+      title={`Set the password of ${who}`}
+      submit="Set password"
+      onClose={props.onClose}
+      closeOnDone
+      onSubmit={async () => {
+        await request(AdminUser, 'PUT', `${userPath(props.user)}/password`, { password });
+        return `Set a new password for ${who}; their other sessions ended.`;
+      }}
+    >
+      <PasswordField
+        label="New password"
+        hint={`At least ${MIN_PASSWORD_LENGTH} characters.`}
+        value={password}
+        onChange={setPassword}
+      />
+    </FormDialog>
   );
 }
