@@ -15,11 +15,13 @@ if not exist "%ENTRY%" (
   exit /b 127
 )
 if not defined TRELLIS_WIREGUARD_DLL set "TRELLIS_WIREGUARD_DLL=%~dp0..\..\wireguard-nt\wireguard.dll"
-if exist "%ELECTRON%" (
-  set ELECTRON_RUN_AS_NODE=1
-  "%ELECTRON%" "%ENTRY%" %*
-  exit /b %ERRORLEVEL%
-)
+rem Not a parenthesised block: cmd expands %ERRORLEVEL% in a block when it reads the block, which
+rem would return the code from before the helper ran.
+if not exist "%ELECTRON%" goto :node
+set ELECTRON_RUN_AS_NODE=1
+"%ELECTRON%" "%ENTRY%" %*
+exit /b %ERRORLEVEL%
+:node
 set "NODE=%TRELLIS_NODE%"
 if not defined NODE set "NODE=node.exe"
 echo %NAME%: the Electron binary (%ELECTRON%) is missing; running under %NODE% instead 1>&2
