@@ -20,6 +20,10 @@
  * - wireguard-nt: the struct layout and the marshalled bytes match, byte for byte, a C program
  *   compiled here with gcc from the same definitions, and koffi's layout of the FFI types; the
  *   koffi bindings make real native calls into a stand-in for wireguard.dll built here.
+ * - The Windows service host (native/windows-service) compiles with mingw-w64 into an x86-64
+ *   PE that imports from kernel32 and advapi32 only; the Windows scripts register it with
+ *   sc.exe as the packaging promises; and trellisd stops cleanly, restoring the namespace, when
+ *   its stdin closes, which is how the host stops it (the host itself never ran on Windows).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -51,6 +55,8 @@ import {
 import { WireGuardNtBackend } from '../src/helper/wg/wireguard-nt.js';
 import { APP_ICON_SIZES, appIconPng } from '../packaging/scripts/app-icon.mjs';
 import { findElectronBinary } from '../packaging/scripts/dist.mjs';
+import { buildWinService } from '../packaging/scripts/build-win-service.mjs';
+import { startTestControl, type TestControl } from './harness/control.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const require = createRequire(path.join(ROOT, 'package.json'));
@@ -369,15 +375,16 @@ describe('service definitions', () => {
       new RegExp(`^mkdir -p .* ${path.dirname(defaultLocalApiEndpoint('darwin'))}$`, 'm'),
     );
 
-    // The Windows task's arguments, as install-service.ps1 builds them.
+    // The Windows service's arguments to trellisd, as install-service.ps1 builds them: no
+    // --socket, so the default pipe.
     const ps1 = fs.readFileSync(path.join(ROOT, 'packaging/windows/install-service.ps1'), 'utf8');
-    const pipe = /^\$Socket = '([^']+)'$/m.exec(ps1)?.[1];
-    expect(ps1).toContain('$arguments = "--state-dir `"$StateDir`" --socket `"$Socket`""');
+    expect(ps1).toContain('$arguments = "--state-dir `"$StateDir`" --stop-on-stdin-close"');
     const win = flagsFor(
-      ['--state-dir', 'C:\\ProgramData\\Trellis\\state', '--socket', pipe ?? ''],
+      ['--state-dir', 'C:\\ProgramData\\Trellis\\state', '--stop-on-stdin-close'],
       'win32',
     );
     expect(win.socket).toBe(defaultLocalApiEndpoint('win32'));
+    expect(win.stopOnStdinClose).toBe(true);
   });
 
   it('the launchd plist is well-formed XML of a KeepAlive system daemon', () => {
@@ -1110,5 +1117,204 @@ describe('wireguard-nt koffi bindings against a stand-in wireguard.dll built her
     expect(netsh.map((c) => c[2])).toEqual(['ipv4', 'ipv6']);
     await dev.close();
     expect(stateOf('trellis7')).toBe(-1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('the Windows service host (built with mingw-w64; Windows cannot run here)', () => {
+  it('compiles with -Wall -Wextra -Werror into an x86-64 console PE importing only kernel32 and advapi32', () => {
+    requireTool('x86_64-w64-mingw32-gcc', 'gcc-mingw-w64-x86-64');
+    const out = path.join(tmp, 'trellis-service.exe');
+    const built = buildWinService({ out });
+    if (!built.ok) throw new Error(built.error);
+    const dump = spawnSync('x86_64-w64-mingw32-objdump', ['-p', out], { encoding: 'utf8' });
+    expect(dump.status, dump.stderr).toBe(0);
+    expect(dump.stdout).toMatch(/file format pei-x86-64/);
+    expect(dump.stdout).toMatch(/^Magic\s+020b\s+\(PE32\+\)$/m);
+    expect(dump.stdout).toMatch(/^Subsystem\s+00000003\s+\(Windows CUI\)$/m);
+    const dlls = [...dump.stdout.matchAll(/DLL Name: (\S+)/g)].map((m) => m[1]?.toLowerCase());
+    expect(dlls.sort()).toEqual(['advapi32.dll', 'kernel32.dll']);
+    // The service protocol and the child's lifetime, by import name.
+    for (const fn of [
+      'StartServiceCtrlDispatcherW',
+      'RegisterServiceCtrlHandlerExW',
+      'SetServiceStatus',
+      'CreateProcessW',
+      'CreateJobObjectW',
+      'SetInformationJobObject',
+      'AssignProcessToJobObject',
+      'TerminateJobObject',
+      'CreatePipe',
+    ])
+      expect(dump.stdout, fn).toMatch(new RegExp(`\\b${fn}\\b`));
+    // A compile error is reported, not swallowed.
+    const bad = writeTmp('bad-service.c', 'int entry(void) { return undeclared; }\n');
+    const failed = buildWinService({ source: bad, out: path.join(tmp, 'bad.exe') });
+    expect(failed.ok).toBe(false);
+    expect(!failed.ok && failed.error).toMatch(/undeclared/);
+    const missing = buildWinService({ cc: 'no-such-mingw-gcc', out: path.join(tmp, 'x.exe') });
+    expect(!missing.ok && missing.error).toMatch(/no-such-mingw-gcc is missing: install mingw-w64/);
+  });
+
+  it('is packed into the helper resources by dist:win', () => {
+    const yml = fs.readFileSync(path.join(ROOT, 'electron-builder.yml'), 'utf8');
+    expect(yml).toMatch(
+      /- from: dist\/windows-service\/trellis-service\.exe\n\s+to: helper\/service\/trellis-service\.exe/,
+    );
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(pkg.scripts['build:win-service']).toBe('node packaging/scripts/build-win-service.mjs');
+    expect(fs.readFileSync(path.join(ROOT, 'packaging/scripts/dist.mjs'), 'utf8')).toContain(
+      "if (platform === 'win') run('npm', ['run', 'build:win-service']);",
+    );
+  });
+
+  it('the install script registers an automatic LocalSystem service with recovery, and removes the old task', () => {
+    const ps1 = fs.readFileSync(path.join(ROOT, 'packaging/windows/install-service.ps1'), 'utf8');
+    expect(ps1).toContain(
+      "$ServiceHost = Join-Path $InstallDir 'resources\\helper\\service\\trellis-service.exe'",
+    );
+    expect(ps1).toContain(
+      '$binPath = "`"$ServiceHost`" --name $ServiceName --log-dir `"$LogDir`" -- `"$Launcher`" $arguments"',
+    );
+    expect(ps1).toMatch(
+      /"create \$ServiceName binPath= " \+ \(Format-ScArgument \$binPath\) \+\s+" start= auto obj= LocalSystem DisplayName= "/,
+    );
+    expect(ps1).toContain('"description $ServiceName "');
+    expect(ps1).toContain(
+      '"failure $ServiceName reset= 86400 actions= restart/5000/restart/5000/restart/30000"',
+    );
+    expect(ps1).toContain('"failureflag $ServiceName 1"');
+    expect(ps1).toContain('"start $ServiceName"');
+    expect(ps1).toMatch(/Unregister-ScheduledTask -TaskName \$LegacyTaskName/);
+    expect(ps1).not.toMatch(/Register-ScheduledTask\b/);
+    expect(ps1).not.toMatch(/--socket/);
+    const un = fs.readFileSync(path.join(ROOT, 'packaging/windows/uninstall-service.ps1'), 'utf8');
+    expect(un).toMatch(/Stop-Service -Name \$ServiceName/);
+    expect(un).toMatch(/sc\.exe'\) delete \$ServiceName/);
+    expect(un).toMatch(/Unregister-ScheduledTask -TaskName \$LegacyTaskName/);
+  });
+});
+
+describe('trellisd --stop-on-stdin-close, as the Windows service host stops it', () => {
+  const NETNS = `trsc-${run}`;
+  const TUN = `trsc${run}`;
+  const dir = path.join(tmp, 'stdin-stop');
+  const socket = path.join(dir, 'trellisd.sock');
+  const stateDir = path.join(dir, 'state');
+  let control: TestControl | null = null;
+  let daemon: ChildProcess | null = null;
+  let log = '';
+
+  beforeAll(() => {
+    if (process.getuid?.() !== 0) throw new Error('e2e/packaging needs root (network namespaces)');
+    for (const [tool, pkg] of [
+      ['ip', 'iproute2'],
+      ['wireguard-go', 'wireguard-go'],
+      ['wg', 'wireguard-tools'],
+    ] as const)
+      requireTool(tool, pkg);
+    requireBuild();
+    const add = spawnSync('ip', ['netns', 'add', NETNS], { encoding: 'utf8' });
+    if (add.status !== 0) throw new Error(`ip netns add: ${add.stderr}`);
+    spawnSync('ip', ['-n', NETNS, 'link', 'set', 'lo', 'up']);
+    fs.mkdirSync(dir, { recursive: true });
+  });
+
+  afterAll(async () => {
+    if (daemon && daemon.exitCode === null) {
+      daemon.kill('SIGKILL');
+      await new Promise((r) => daemon?.once('exit', r));
+    }
+    spawnSync('ip', ['-n', NETNS, 'link', 'del', TUN]);
+    spawnSync('ip', ['netns', 'del', NETNS]);
+    await control?.stop();
+  });
+
+  const linkExists = () =>
+    spawnSync('ip', ['-n', NETNS, 'link', 'show', TUN], { encoding: 'utf8' }).status === 0;
+
+  /** Asynchronous: control runs in this process, so a blocking spawnSync would starve it. */
+  function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      const p = spawn(path.join(STAGE, 'bin/trellis'), args, {
+        env: { ...process.env, TRELLIS_SOCKET: socket, TRELLIS_NODE: process.execPath },
+      });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      p.on('exit', (status) => resolve({ status, stdout, stderr }));
+    });
+  }
+
+  it('keeps running while stdin is open, then removes its interface and socket and exits 0 when it closes', async () => {
+    control = await startTestControl('sqlite');
+    const network = control.server.bootstrap.network;
+    const owner = await control.server.store.users.findByEmail(network.id, control.owner.email);
+    if (!owner) throw new Error('no owner');
+    const { key } = await control.server.store.preauthKeys.create({
+      networkId: network.id,
+      createdBy: owner.id,
+      expiresAt: new Date(Date.now() + 3600_000),
+      reusable: false,
+      preapproved: true,
+    });
+    // The staged launcher, as the service host starts trellisd.cmd: stdin is a pipe we hold.
+    daemon = spawn(
+      path.join(STAGE, 'bin/trellisd'),
+      [
+        '--state-dir',
+        stateDir,
+        '--socket',
+        socket,
+        '--control-url',
+        control.url,
+        '--tun-name',
+        TUN,
+        '--backend',
+        'wireguard-go',
+        '--netns',
+        NETNS,
+        '--stop-on-stdin-close',
+      ],
+      {
+        env: { ...process.env, TRELLIS_NODE: process.execPath },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    daemon.stdout?.on('data', (b: Buffer) => (log += b.toString()));
+    daemon.stderr?.on('data', (b: Buffer) => (log += b.toString()));
+
+    const deadline = Date.now() + 60_000;
+    let version = await cli(['version']);
+    while (
+      !/^trellisd /m.test(version.stdout) &&
+      Date.now() < deadline &&
+      daemon.exitCode === null
+    ) {
+      await new Promise((r) => setTimeout(r, 250));
+      version = await cli(['version']);
+    }
+    expect(daemon.exitCode, log).toBeNull();
+    const up = await cli(['up', '--auth-key', key, '--timeout', '60s']);
+    expect(up.status, `${up.stderr}\n${log.slice(-3000)}`).toBe(0);
+    expect(linkExists()).toBe(true);
+    const addrs = spawnSync('ip', ['-n', NETNS, '-4', 'addr', 'show', 'dev', TUN], {
+      encoding: 'utf8',
+    }).stdout;
+    expect(addrs).toMatch(/inet 100\./);
+    expect(daemon.exitCode).toBeNull();
+
+    const exited = new Promise<number | null>((r) => daemon?.once('exit', (c) => r(c)));
+    daemon.stdin?.end();
+    expect(await exited, log.slice(-3000)).toBe(0);
+    expect(log).toContain('"signal":"stdin closed"');
+    expect(linkExists()).toBe(false);
+    expect(fs.existsSync(socket)).toBe(false);
+    // The login stays: the next start brings the tunnel back.
+    expect(fs.existsSync(path.join(stateDir, 'registration.json'))).toBe(true);
   });
 });

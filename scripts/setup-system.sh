@@ -2,8 +2,9 @@
 # Installs the Debian packages Trellis's tests and lab need. Idempotent: skips apt entirely when
 # everything is already present.
 set -euo pipefail
-# gcc, libc6-dev, shellcheck, systemd (systemd-analyze): e2e/packaging.test.ts.
-PKGS=(coturn postgresql wireguard-go wireguard-tools iproute2 iputils-ping nftables iptables conntrack iperf3 chromium dbus gnome-keyring xvfb procps openssl gcc libc6-dev shellcheck systemd)
+# gcc, libc6-dev, shellcheck, systemd (systemd-analyze), gcc-mingw-w64-x86-64 (the Windows
+# service host): e2e/packaging.test.ts.
+PKGS=(coturn postgresql wireguard-go wireguard-tools iproute2 iputils-ping nftables iptables conntrack iperf3 chromium dbus gnome-keyring xvfb procps openssl gcc libc6-dev shellcheck systemd gcc-mingw-w64-x86-64)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -3,7 +3,8 @@
 // electron-builder packs the Electron binary into every installer, so without it there is
 // nothing to build: the script looks for it first and stops with a message saying so (the
 // build machines here install with ELECTRON_SKIP_BINARY_DOWNLOAD=1). With it, it builds the
-// app and the staged helper (npm run build) and runs electron-builder.
+// app and the staged helper (npm run build), for Windows also the service host
+// (npm run build:win-service), and runs electron-builder.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -61,5 +62,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.met
     process.exit(1);
   }
   run('npm', ['run', 'build']);
+  // The Windows service host (native/windows-service), which win.extraResources packs.
+  if (platform === 'win') run('npm', ['run', 'build:win-service']);
   run('npx', ['electron-builder', flag, '--publish', 'never', ...process.argv.slice(3)]);
 }

@@ -1,16 +1,25 @@
 <#
-  Stops and removes the trellisd task (see install-service.ps1). Run elevated; the NSIS
-  uninstaller runs it. Stopping the helper removes its WireGuard adapter; NRPT and firewall
-  rules a crashed helper left behind (marked "Trellis") are removed here as well. With -Purge,
-  the state (this device's identity) goes too.
+  Stops and removes the trellisd service (see install-service.ps1), and the scheduled task of
+  versions before it. Run elevated; the NSIS uninstaller runs it. Stopping the helper removes
+  its WireGuard adapter; NRPT and firewall rules a crashed helper left behind (marked "Trellis")
+  are removed here as well. With -Purge, the state (this device's identity) and the logs go too.
 #>
 param([switch]$Purge)
 $ErrorActionPreference = 'Stop'
 
-$TaskName = 'Trellis helper (trellisd)'
-if (Get-ScheduledTask -TaskName $TaskName -ErrorAction SilentlyContinue) {
-  Stop-ScheduledTask -TaskName $TaskName -ErrorAction SilentlyContinue
-  Unregister-ScheduledTask -TaskName $TaskName -Confirm:$false
+$ServiceName = 'trellisd'
+$LegacyTaskName = 'Trellis helper (trellisd)'
+
+$service = Get-Service -Name $ServiceName -ErrorAction SilentlyContinue
+if ($service) {
+  # The host closes the helper's stdin and waits for its clean stop (at most 25 s).
+  if ($service.Status -ne 'Stopped') { Stop-Service -Name $ServiceName -Force }
+  & (Join-Path $env:SystemRoot 'System32\sc.exe') delete $ServiceName | Out-Null
+  if ($LASTEXITCODE -ne 0) { throw "sc.exe delete $ServiceName failed ($LASTEXITCODE)" }
+}
+if (Get-ScheduledTask -TaskName $LegacyTaskName -ErrorAction SilentlyContinue) {
+  Stop-ScheduledTask -TaskName $LegacyTaskName -ErrorAction SilentlyContinue
+  Unregister-ScheduledTask -TaskName $LegacyTaskName -Confirm:$false
 }
 Get-DnsClientNrptRule -ErrorAction SilentlyContinue | Where-Object { $_.Comment -eq 'Trellis' } |
   Remove-DnsClientNrptRule -Force

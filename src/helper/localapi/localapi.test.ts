@@ -379,8 +379,9 @@ describe('LocalAPI endpoint per platform', () => {
   it("defaults to TRELLIS_SOCKET, else the platform's endpoint", () => {
     expect(defaultSocketPath({}, 'linux')).toBe('/run/trellis/trellisd.sock');
     expect(defaultSocketPath({}, 'darwin')).toBe('/var/run/trellis/trellisd.sock');
-    expect(defaultSocketPath({}, 'win32')).toBe('\\\\.\\pipe\\trellisd');
-    expect(defaultSocketPath({ TRELLIS_SOCKET: '' }, 'win32')).toBe('\\\\.\\pipe\\trellisd');
+    const pipe = '\\\\.\\pipe\\ProtectedPrefix\\Administrators\\Trellis\\trellisd';
+    expect(defaultSocketPath({}, 'win32')).toBe(pipe);
+    expect(defaultSocketPath({ TRELLIS_SOCKET: '' }, 'win32')).toBe(pipe);
     expect(defaultSocketPath({ TRELLIS_SOCKET: '/tmp/t.sock' }, 'darwin')).toBe('/tmp/t.sock');
   });
 
@@ -438,7 +439,7 @@ class RecordingServer extends net.Server {
   }
 }
 
-const PIPE = '\\\\.\\pipe\\trellisd';
+const PIPE = '\\\\.\\pipe\\ProtectedPrefix\\Administrators\\Trellis\\trellisd';
 
 describe('LocalAPI named pipe (Windows cannot run here: its platform is simulated)', () => {
   it('listens on the pipe open to every local account, with none of the socket file work', async () => {
@@ -487,7 +488,7 @@ describe('LocalAPI named pipe (Windows cannot run here: its platform is simulate
     const server = new RecordingServer();
     server.failWith = Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' });
     await expect(listenOnSocket(server, PIPE, PIPE_ACCESS, os)).rejects.toThrow(
-      /another daemon is listening on \\\\\.\\pipe\\trellisd/,
+      /another daemon is listening on \\\\\.\\pipe\\ProtectedPrefix\\Administrators\\Trellis\\trellisd/,
     );
   });
 

@@ -192,7 +192,9 @@ describe('localapi: the endpoint per platform', () => {
     expect(defaultLocalApiEndpoint('linux')).toBe('/run/trellis/trellisd.sock');
     expect(defaultLocalApiEndpoint('openbsd')).toBe('/run/trellis/trellisd.sock');
     expect(defaultLocalApiEndpoint('darwin')).toBe('/var/run/trellis/trellisd.sock');
-    expect(defaultLocalApiEndpoint('win32')).toBe('\\\\.\\pipe\\trellisd');
+    expect(defaultLocalApiEndpoint('win32')).toBe(
+      '\\\\.\\pipe\\ProtectedPrefix\\Administrators\\Trellis\\trellisd',
+    );
     for (const p of ['linux', 'darwin', 'win32'])
       expect(localApiEndpointError(defaultLocalApiEndpoint(p), p), p).toBeNull();
   });

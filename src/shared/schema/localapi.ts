@@ -43,6 +43,14 @@ export const LOCALAPI_PATH_PREFIX = '/localapi/v1';
 export const WINDOWS_PIPE_PREFIX = '\\\\.\\pipe\\';
 
 /**
+ * The Windows pipe's name. Under `ProtectedPrefix\Administrators\`, where Windows lets only
+ * members of Administrators (SYSTEM included) create a pipe, so no unprivileged program can
+ * take the name while the helper is down (Tailscale's and WireGuard for Windows' choice too).
+ * Who may connect is still the pipe's own ACL.
+ */
+export const WINDOWS_PIPE_NAME = 'ProtectedPrefix\\Administrators\\Trellis\\trellisd';
+
+/**
  * Where trellisd serves the LocalAPI unless told otherwise (its `--socket` flag; the clients'
  * TRELLIS_SOCKET): a Unix socket under /run on Linux and other Unixes, under /var/run on macOS
  * (which has no /run), and a named pipe on Windows. `platform` is Node's `process.platform`,
@@ -51,7 +59,7 @@ export const WINDOWS_PIPE_PREFIX = '\\\\.\\pipe\\';
 export function defaultLocalApiEndpoint(platform: string): string {
   switch (platform) {
     case 'win32':
-      return `${WINDOWS_PIPE_PREFIX}trellisd`;
+      return `${WINDOWS_PIPE_PREFIX}${WINDOWS_PIPE_NAME}`;
     case 'darwin':
       return '/var/run/trellis/trellisd.sock';
     default:
