@@ -5,9 +5,12 @@
  *   (a) plain wireguard-go with a static config (`wg setconf`) between two easy-NAT sites: the
  *       baseline, the same path with nothing of Trellis on it;
  *   (b) a Trellis direct path between the same two devices;
- *   (c) a Trellis relayed path between two hard-NAT devices (where no direct path exists).
+ *   (c) a Trellis relayed path between two hard-NAT devices (where no direct path exists);
+ *   (d) (b) with the direct fast path (`--fast-path on`): WireGuard's own port carries the
+ *       packets, magicsock copies none of them. Its daemons run in a second lab of the same
+ *       shape (b and c run with `--fast-path off`), built after the first one is gone.
  *
- * It prints Mbit/s per part and the ratios b/a and c/a (1.0 = as fast as plain WireGuard), and
+ * It prints Mbit/s per part and the ratios b/a, c/a and d/a (1.0 = as fast as plain WireGuard), and
  * writes the figures as JSON. Every part runs in the same command, on the same machine and lab,
  * so the ratios hold even where the absolute figures depend on the machine. Needs root and the
  * lab's tools (scripts/setup-system.sh); see docs/lab.md.
@@ -36,20 +39,26 @@ import { runIperf, type IperfResult } from './throughput-iperf.js';
 const HELP = `usage: npm run bench:throughput [-- --seconds N] [--parts a,b,c] [--out FILE]
 
   --seconds N   iperf3 run per part (default 5)
-  --parts LIST  which parts: a = plain WireGuard, b = Trellis direct, c = Trellis relayed
+  --parts LIST  which parts: a = plain WireGuard, b = Trellis direct, c = Trellis relayed,
+                d = Trellis direct with the fast path
   --out FILE    where to write the JSON result (default out/bench/throughput.json)
 `;
-const PARTS = ['a', 'b', 'c'] as const;
-type Part = (typeof PARTS)[number];
+const PARTS = ['a', 'b', 'c', 'd'] as const;
+/** a2: (a) again in (d)'s lab, right before (d), so d/a2 compares within one lab too. */
+type Part = (typeof PARTS)[number] | 'a2';
 const PART_LABEL: Record<Part, string> = {
   a: 'plain wireguard-go, static config (easy ↔ easy)',
   b: 'Trellis, direct path (easy ↔ easy)',
   c: 'Trellis, relayed path (hard ↔ hard)',
+  d: 'Trellis, direct path, fast path (easy ↔ easy)',
+  a2: "plain wireguard-go, static config, in (d)'s lab",
 };
 const DEFAULT_SECONDS = 5;
 const DEFAULT_OUT = 'out/bench/throughput.json';
 /** Waiting for Trellis's path before measuring: hole punching takes seconds, not minutes. */
 const PATH_TIMEOUT_MS = 60_000;
+/** Waiting after the path is direct before measuring (d): a few fast-path ticks. */
+const FAST_PATH_SETTLE_MS = 3_000;
 /** The lab: a and b share the two easy sites, c uses two hard ones. */
 const SITES = [
   { name: 'ez1', nat: 'easy' },
@@ -133,17 +142,38 @@ async function trellisPair(
   return { a, b, path: describePath(peer) };
 }
 
+/** (a): iperf3 over a static wireguard-go link between ez1 and ez2 (no Trellis running). */
+async function plainWireGuard(mesh: MeshLab, seconds: number) {
+  const [ez1, ez2] = [mesh.device('ez1'), mesh.device('ez2')];
+  const link = await staticWireGuardLink(mesh.lab, ez1.device, ez2.device);
+  try {
+    const [client, server] = link.ends;
+    const result = await runIperf(mesh.lab, {
+      server: { ns: server.device.ns, address: server.address },
+      client: { ns: client.device.ns, address: client.address },
+      seconds,
+    });
+    return { path: `direct ${ez2.publicAddress}`, result };
+  } finally {
+    await link.dispose();
+  }
+}
+
 function report(results: readonly PartResult[], seconds: number): string {
-  const base = results.find((r) => r.part === 'a')?.result?.receivedMbps ?? null;
+  const mbpsOf = (p: Part) => results.find((r) => r.part === p)?.result?.receivedMbps ?? null;
+  const base = mbpsOf('a');
+  const base2 = mbpsOf('a2');
+  const ratios = (r: PartResult, mbps: number): string =>
+    (r.part !== 'a' && r.part !== 'a2' && base ? `   ${r.part}/a = ${fmt(mbps / base, 2)}` : '') +
+    (r.part === 'd' && base2 ? `   d/a2 = ${fmt(mbps / base2, 2)}` : '');
   const lines = [
     '',
     `iperf3 TCP, one stream, ${seconds} s per part (receiver's goodput):`,
     ...results.map((r) => {
       const figure = r.result
-        ? `${fmt(r.result.receivedMbps).padStart(9)} Mbit/s` +
-          (r.part !== 'a' && base ? `   ${r.part}/a = ${fmt(r.result.receivedMbps / base, 2)}` : '')
+        ? `${fmt(r.result.receivedMbps).padStart(9)} Mbit/s${ratios(r, r.result.receivedMbps)}`
         : `   failed: ${r.error}`;
-      return `  (${r.part}) ${r.label.padEnd(50)}${figure}${r.path ? `   [${r.path}]` : ''}`;
+      return `  (${r.part.padEnd(2)}) ${r.label.padEnd(50)}${figure}${r.path ? `   [${r.path}]` : ''}`;
     }),
     '',
   ];
@@ -158,27 +188,14 @@ async function main(): Promise<number> {
   }
   requireLabPrerequisites([...MESH_LAB_TOOLS, 'iperf3']);
   process.stdout.write('Building the lab…\n');
-  const mesh = await buildMeshLab({ sites: SITES });
+  const mesh = await buildMeshLab({
+    sites: SITES,
+    daemon: { extraArgs: ['--fast-path', 'off'] },
+  });
   const results: PartResult[] = [];
   try {
-    const [ez1, ez2] = [mesh.device('ez1'), mesh.device('ez2')];
     if (opts.parts.includes('a')) {
-      results.push(
-        await measure('a', async () => {
-          const link = await staticWireGuardLink(mesh.lab, ez1.device, ez2.device);
-          try {
-            const [client, server] = link.ends;
-            const result = await runIperf(mesh.lab, {
-              server: { ns: server.device.ns, address: server.address },
-              client: { ns: client.device.ns, address: client.address },
-              seconds: opts.seconds,
-            });
-            return { path: `direct ${ez2.publicAddress}`, result };
-          } finally {
-            await link.dispose();
-          }
-        }),
-      );
+      results.push(await measure('a', () => plainWireGuard(mesh, opts.seconds)));
     }
     if (opts.parts.includes('b')) {
       results.push(
@@ -207,12 +224,39 @@ async function main(): Promise<number> {
   } finally {
     await mesh.dispose();
   }
+  if (opts.parts.includes('d')) {
+    process.stdout.write('Building the lab again, with the fast path…\n');
+    const fast = await buildMeshLab({
+      sites: SITES.slice(0, 2),
+      daemon: { extraArgs: ['--fast-path', 'on'] },
+    });
+    try {
+      results.push(await measure('a2', () => plainWireGuard(fast, opts.seconds)));
+      results.push(
+        await measure('d', async () => {
+          const { a, b, path } = await trellisPair(
+            fast,
+            ['ez1', 'ez2'],
+            (_a, b) => (p) => isDirectAt(p, b.publicAddress),
+          );
+          // The fast path takes over within a tick of the path becoming trusted.
+          await new Promise((r) => setTimeout(r, FAST_PATH_SETTLE_MS));
+          return {
+            path: `${path}, fast path`,
+            result: await overTrellis(fast, a, b, opts.seconds),
+          };
+        }),
+      );
+    } finally {
+      await fast.dispose();
+    }
+  }
 
   process.stdout.write(report(results, opts.seconds));
   const mbps = (p: Part): number | null =>
     results.find((r) => r.part === p)?.result?.receivedMbps ?? null;
-  const ratio = (p: Part): number | null => {
-    const a = mbps('a');
+  const ratio = (p: Part, baseline: Part = 'a'): number | null => {
+    const a = mbps(baseline);
     const x = mbps(p);
     return a && x !== null ? x / a : null;
   };
@@ -227,7 +271,12 @@ async function main(): Promise<number> {
     },
     secondsPerPart: opts.seconds,
     parts: Object.fromEntries(results.map((r) => [r.part, r])),
-    ratios: { bOverA: ratio('b'), cOverA: ratio('c') },
+    ratios: {
+      bOverA: ratio('b'),
+      cOverA: ratio('c'),
+      dOverA: ratio('d'),
+      dOverA2: ratio('d', 'a2'),
+    },
   };
   mkdirSync(dirname(opts.out), { recursive: true });
   writeFileSync(opts.out, `${JSON.stringify(json, null, 2)}\n`);

@@ -8,6 +8,8 @@
  *   relayed otherwise;
  * - the time from both devices online to the first ping reply and to a direct path, printed
  *   (goal: < 1 s and < 2 s) and asserted only against a bound a loaded machine cannot miss;
+ * - the direct fast path (trellisd's default): WireGuard's own endpoint for a direct peer is the
+ *   peer's public address, for a relayed one magicsock's loopback proxy;
  * - relay failover: the relayed pair's region stops, the pair moves to the other region and its
  *   pings keep being answered;
  * - control down: the tunnel keeps working; after the NAT in front of one side rebinds (new
@@ -17,6 +19,7 @@
  * pairs no later case needs are stopped when done, so the machine stays quiet for the timings.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForWgEndpointAt } from './fast-path-probes.js';
 import { DEMO_REGION_IDS } from './lab/demo.js';
 import {
   buildMeshLab,
@@ -35,6 +38,9 @@ import { longestReplyGapMs, pingUntilReply, startPing } from './lab/ping.js';
 import { parseHostPort } from './lab/script-output.js';
 
 type PathKind = 'direct' | 'relay';
+
+/** Where WireGuard reaches a peer through magicsock's per-peer proxy. */
+const LOOPBACK = '127.0.0.1';
 
 /** Kinds whose mapping is endpoint-independent: a peer can punch a hole towards them. */
 const ENDPOINT_INDEPENDENT: ReadonlySet<NatKind> = new Set(['none', 'easy', 'double']);
@@ -184,6 +190,22 @@ describe('NAT matrix', () => {
           rows.set(pair.label, { times, path: describePath(ab.peer) });
           expect(ab.peer.path.type).toBe(pair.expect);
           expect(ba.peer.path.type).toBe(pair.expect);
+          // trellisd's default direct fast path: WireGuard itself sends to a direct peer's public
+          // address; a relayed peer stays at its loopback proxy in magicsock.
+          await Promise.all([
+            waitForWgEndpointAt(
+              a,
+              b,
+              pair.expect === 'direct' ? b.publicAddress : LOOPBACK,
+              CONNECT_BOUND_MS,
+            ),
+            waitForWgEndpointAt(
+              b,
+              a,
+              pair.expect === 'direct' ? a.publicAddress : LOOPBACK,
+              CONNECT_BOUND_MS,
+            ),
+          ]);
 
           // Packets both ways through the tunnel, with the system ping.
           const [ipA, ipB] = await Promise.all([meshIp(a), meshIp(b)]);

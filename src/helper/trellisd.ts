@@ -2,7 +2,8 @@
 /**
  * trellisd, the privileged helper: picks the WireGuard backend and the OS configurator, opens
  * the state directory, serves the LocalAPI on its socket and runs the daemon until SIGINT or
- * SIGTERM, when it removes its interface and OS config (state stays). See docs/cli.md.
+ * SIGTERM (or, with --stop-on-stdin-close, the end of stdin), when it removes its interface and
+ * OS config (state stays). See docs/cli.md.
  */
 import pino from 'pino';
 import { TRELLIS_VERSION } from '../shared/version.js';
@@ -15,6 +16,9 @@ import { SystemPinger } from './daemon/ping.js';
 import { MagicDnsServer } from './dns/server.js';
 import { LocalApiServer } from './localapi/server.js';
 import { Magicsock } from './magicsock/magicsock.js';
+import { linuxFastPathSystem, openFastPath } from './magicsock/fast-path.js';
+import { systemClock } from './control-client/clock.js';
+import { uapiSocketPath } from './wg/uapi.js';
 import { resolveSocketAccess, socketAccessNotice } from './localapi/socket.js';
 import { darwinTunName, DarwinOsConfigurator, UTUN_RE } from './os/darwin.js';
 import { LinuxOsConfigurator } from './os/linux.js';
@@ -94,14 +98,26 @@ async function main(): Promise<number> {
   log[notice.level](notice.fields, notice.msg);
 
   const store = await StateStore.open(flags.stateDir);
-  const magicsock = flags.magicsock ? new Magicsock({ port: flags.port, log }) : undefined;
-  log.info(
-    { magicsock: magicsock !== undefined, port: flags.port },
-    magicsock ? 'magicsock carries peer traffic' : 'WireGuard owns the UDP port (no magicsock)',
-  );
   const backend = await selectBackend(flags, log);
   const tunName = await platformTunName(flags.tunName, log);
   log.info({ backend: backend.kind }, 'WireGuard backend');
+  const fastPath = flags.magicsock
+    ? await openFastPath({
+        mode: flags.fastPath,
+        platform: process.platform,
+        backend: backend.kind,
+        system: linuxFastPathSystem(runCommand, uapiSocketPath(tunName)),
+        log,
+        clock: systemClock,
+      })
+    : null;
+  const magicsock = flags.magicsock
+    ? new Magicsock({ port: flags.port, log, ...(fastPath ? { fastPath } : {}) })
+    : undefined;
+  log.info(
+    { magicsock: magicsock !== undefined, port: flags.port, fastPath: fastPath !== null },
+    magicsock ? 'magicsock carries peer traffic' : 'WireGuard owns the UDP port (no magicsock)',
+  );
   const daemon = new Daemon(
     {
       tunName,
@@ -160,6 +176,12 @@ async function main(): Promise<number> {
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    if (flags.stopOnStdinClose) {
+      // The Windows service host holds the other end of stdin and closes it to ask for a stop.
+      process.stdin.on('end', () => stop('stdin closed'));
+      process.stdin.on('error', () => stop('stdin failed'));
+      process.stdin.resume();
+    }
   });
   await daemon.run();
   log.info({ state: daemon.backendState().state }, 'trellisd running');

@@ -38,6 +38,11 @@ export interface TrellisdFlags {
   readonly mtu: number;
   /** Put the WireGuard interface, its OS config and pings in this network namespace. */
   readonly netns: string | null;
+  /**
+   * Stop (as on SIGTERM) when stdin reaches its end: how the Windows service host, which has no
+   * signals to send a console-less child, asks for a clean stop.
+   */
+  readonly stopOnStdinClose: boolean;
 }
 
 /** The usage text; `platform` picks the defaults shown (process.platform). */
@@ -51,10 +56,11 @@ export const trellisdUsage = (platform: string) => `usage: trellisd [flags]
   --backend KIND         wireguard-go, kernel or auto (default auto)
   --port N               UDP port peers reach us on, 0 to pick one (default ${DEFAULT_WG_LISTEN_PORT})
   --magicsock MODE       on, off or auto: auto is on, except with --netns (default auto)
-  --fast-path MODE       on, off or auto: direct peers bypass magicsock (Linux; default off)
+  --fast-path MODE       on, off or auto: WireGuard's port carries direct traffic (default auto)
   --mtu N                tunnel MTU (default ${DEFAULT_MTU})
   --netns NAME           put the interface, its OS config and pings in this network namespace
   --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default info)
+  --stop-on-stdin-close  stop cleanly, as on SIGTERM, when stdin closes (the Windows service)
 `;
 export const TRELLISD_USAGE = trellisdUsage(process.platform);
 
@@ -80,6 +86,7 @@ export function parseTrellisdFlags(
         'fast-path': { type: 'string' },
         mtu: { type: 'string' },
         netns: { type: 'string' },
+        'stop-on-stdin-close': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: false,
@@ -118,7 +125,7 @@ export function parseTrellisdFlags(
     return err(`--magicsock must be on, off or auto, not ${JSON.stringify(magicsock)}`);
   if (magicsock === 'on' && netns !== null)
     return err('--magicsock on needs trellisd in the same namespace as WireGuard (no --netns)');
-  const fastPath = str('fast-path') ?? 'off';
+  const fastPath = str('fast-path') ?? 'auto';
   if (fastPath !== 'on' && fastPath !== 'off' && fastPath !== 'auto')
     return err(`--fast-path must be on, off or auto, not ${JSON.stringify(fastPath)}`);
   const withMagicsock = magicsock === 'on' || (magicsock === 'auto' && netns === null);
@@ -147,5 +154,6 @@ export function parseTrellisdFlags(
     fastPath: withMagicsock ? fastPath : 'off',
     mtu,
     netns,
+    stopOnStdinClose: values['stop-on-stdin-close'] === true,
   });
 }

@@ -54,7 +54,8 @@ describe('parseTrellisdFlags', () => {
         magicsock: true,
         mtu: 1280,
         netns: null,
-        fastPath: 'off',
+        fastPath: 'auto',
+        stopOnStdinClose: false,
       },
     });
   });
@@ -81,6 +82,7 @@ describe('parseTrellisdFlags', () => {
       '1420',
       '--netns',
       'lab-dev1',
+      '--stop-on-stdin-close',
     ]);
     expect(r).toEqual({
       ok: true,
@@ -97,6 +99,7 @@ describe('parseTrellisdFlags', () => {
         mtu: 1420,
         netns: 'lab-dev1',
         fastPath: 'off',
+        stopOnStdinClose: true,
       },
     });
   });
@@ -116,6 +119,10 @@ describe('parseTrellisdFlags', () => {
     expect(msg(['--what'])).toMatch(/what/);
     expect(msg(['--magicsock', 'maybe'])).toMatch(/--magicsock/);
     expect(msg(['--magicsock', 'on', '--netns', 'x'])).toMatch(/--netns/);
+    expect(msg(['--fast-path', 'fast'])).toMatch(/--fast-path/);
+    expect(msg(['--fast-path', 'on', '--magicsock', 'off'])).toMatch(/--fast-path on/);
+    const fast = parseTrellisdFlags(['--fast-path', 'on'], 'linux');
+    expect(fast.ok && fast.value !== 'help' && fast.value.fastPath).toBe('on');
     const forced = parseTrellisdFlags(['--magicsock', 'off']);
     expect(forced.ok && forced.value !== 'help' && forced.value.magicsock).toBe(false);
     expect(parseTrellisdFlags(['--help'])).toEqual({ ok: true, value: 'help' });
@@ -128,18 +135,20 @@ describe('parseTrellisdFlags', () => {
     };
     expect(socketOf([], 'darwin')).toBe('/var/run/trellis/trellisd.sock');
     expect(socketOf([], 'freebsd')).toBe('/run/trellis/trellisd.sock');
-    expect(socketOf([], 'win32')).toBe('\\\\.\\pipe\\trellisd');
-    // As the Windows service scripts pass them (packaging/windows/install-service.ps1).
+    const pipe = '\\\\.\\pipe\\ProtectedPrefix\\Administrators\\Trellis\\trellisd';
+    expect(socketOf([], 'win32')).toBe(pipe);
+    // As the Windows service passes them (packaging/windows/install-service.ps1): no --socket.
     const win = parseTrellisdFlags(
-      ['--state-dir', 'C:\\ProgramData\\Trellis\\state', '--socket', '\\\\.\\pipe\\trellisd'],
+      ['--state-dir', 'C:\\ProgramData\\Trellis\\state', '--stop-on-stdin-close'],
       'win32',
     );
-    expect(win.ok && win.value !== 'help' && [win.value.stateDir, win.value.socket]).toEqual([
-      'C:\\ProgramData\\Trellis\\state',
-      '\\\\.\\pipe\\trellisd',
-    ]);
-    const nested = '\\\\.\\pipe\\ProtectedPrefix\\Administrators\\Trellis\\trellisd';
-    expect(socketOf(['--socket', nested, '--state-dir', 'C:\\s'], 'win32')).toBe(nested);
+    expect(
+      win.ok &&
+        win.value !== 'help' && [win.value.stateDir, win.value.socket, win.value.stopOnStdinClose],
+    ).toEqual(['C:\\ProgramData\\Trellis\\state', pipe, true]);
+    // Another pipe, outside the protected prefix, is accepted when asked for.
+    const plain = '\\\\.\\pipe\\trellisd';
+    expect(socketOf(['--socket', plain, '--state-dir', 'C:\\s'], 'win32')).toBe(plain);
 
     for (const bad of [
       '/run/trellis/trellisd.sock',
@@ -163,7 +172,9 @@ describe('parseTrellisdFlags', () => {
   });
 
   it("shows the platform's default endpoint in its usage", () => {
-    expect(trellisdUsage('win32')).toContain('(default \\\\.\\pipe\\trellisd)');
+    expect(trellisdUsage('win32')).toContain(
+      '(default \\\\.\\pipe\\ProtectedPrefix\\Administrators\\Trellis\\trellisd)',
+    );
     expect(trellisdUsage('darwin')).toContain('(default /var/run/trellis/trellisd.sock)');
     expect(trellisdUsage('linux')).toContain('(default /run/trellis/trellisd.sock)');
   });

@@ -3,6 +3,9 @@ import type { RunningRelay } from '../../control/relay/standalone.js';
 import type { RelayMap } from '../../shared/schema/control/netmap.js';
 import { ManualClock } from '../testing/manual-clock.js';
 import { waitFor } from '../testing/wait.js';
+import { silentLogger } from '../daemon/log.js';
+import { FAST_PATH_TICK_MS, FastPath } from './fast-path.js';
+import { fastPathRemoveScript } from './fast-path-rules.js';
 import { TRUST_DIRECT_PATH_MS, DISCOVERY_INTERVAL_MS } from './peer-paths.js';
 import {
   applyNetmap,
@@ -156,6 +159,57 @@ describe('magicsock on loopback with a real relay', () => {
     expect(pathOf(a, b)).toEqual({ type: 'relay', region: 1 });
     await passes(a, b, aToB, 2);
     expect(b.ms.counters.wgRelayIn).toBeGreaterThan(relayedBefore);
+  });
+
+  it('moves WireGuard onto the fast path once the direct path is trusted, and back when it breaks', async () => {
+    const r1 = await relay(1);
+    const clock = new ManualClock();
+    const endpoints = new Map<string, string>();
+    const scripts: string[] = [];
+    const fastPath = new FastPath({
+      clock,
+      log: silentLogger,
+      system: {
+        applyRules: (script) => {
+          scripts.push(script);
+          return Promise.resolve();
+        },
+        setEndpoints: (eps) => {
+          for (const [k, e] of eps) endpoints.set(k, e);
+          return Promise.resolve();
+        },
+        peers: () =>
+          Promise.resolve(
+            [...endpoints].map(([publicKey, endpoint]) => ({
+              publicKey,
+              endpoint,
+              txBytes: 0,
+              rxBytes: 0,
+            })),
+          ),
+      },
+    });
+    const a = await startNode(1, { clock, fastPath });
+    const b = await node(2, clock);
+    cleanups.push(
+      () => a.ms.close(),
+      () => a.wg.close(),
+    );
+    const { aToB } = await connect(a, b, relayMapOf([{ id: 1, relay: r1 }]));
+    await waitFor(() => pathOf(a, b)?.type === 'direct', 'a: direct path to b');
+    // The pong that made the path trusted moved WireGuard to b's address: rules, then endpoint.
+    await waitFor(() => endpoints.get(b.nodeKey) === `127.0.0.1:${b.ms.port}`, 'fast path on');
+    expect(fastPath.isOn(b.nodeKey)).toBe(true);
+    expect(scripts.at(-1)).toContain(`udp sport set ${a.ms.port} notrack`);
+
+    b.direct = false; // the path breaks: heartbeats go unanswered
+    clock.advance(TRUST_DIRECT_PATH_MS + FAST_PATH_TICK_MS);
+    await waitFor(() => endpoints.get(b.nodeKey) === aToB, 'fast path off: back to the proxy');
+    expect(fastPath.isOn(b.nodeKey)).toBe(false);
+    await passes(a, b, aToB, 1); // through the proxy and the relay
+
+    await a.ms.close();
+    expect(scripts.at(-1)).toBe(fastPathRemoveScript());
   });
 
   it('punches through with call-me-maybe when neither side lists the other’s endpoints', async () => {

@@ -43,6 +43,7 @@ import { PeerPaths, type PathRef, type PeerPathsDelegate } from './peer-paths.js
 import { newCounters, type MagicsockCounters, type PingPath } from './types.js';
 import type { StunSink, StunTransport } from '../netcheck/types.js';
 import { WgProxy } from './wg-proxy.js';
+import type { FastPath, FastPathHost } from './fast-path.js';
 
 /**
  * A relay route learned from the peer's own packets beats its netmap home region for this long:
@@ -74,6 +75,11 @@ export interface MagicsockOptions {
    * simulate a path that stops working.
    */
   readonly directFilter?: (direction: 'in' | 'out', address: string, port: number) => boolean;
+  /**
+   * The direct fast path (fast-path.ts): WireGuard's own port carries a peer's packets while its
+   * direct path is trusted. Started with magicsock, removed when it closes.
+   */
+  readonly fastPath?: FastPath;
 }
 
 /** What magicsock needs of the netmap. */
@@ -183,7 +189,11 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
     }
     if (!this.sock4 && !this.sock6) throw new Error('magicsock: no UDP socket could be opened');
     this.boundPort = port;
-    this.opts.log.info({ port, ipv6: this.sock6 !== null }, 'magicsock listening');
+    this.opts.log.info(
+      { port, ipv6: this.sock6 !== null, fastPath: this.opts.fastPath !== undefined },
+      'magicsock listening',
+    );
+    this.opts.fastPath?.attach(this.fastPathHost(), port);
     this.logCounters('');
   }
 
@@ -250,6 +260,24 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
   wireGuardConfigured(port: number | null): void {
     this.wgPort = port;
     if (port !== null) for (const p of this.peers.values()) p.proxy.configured(port);
+    this.opts.fastPath?.setWireGuardPort(port);
+    this.opts.fastPath?.poke();
+  }
+
+  /** magicsock's side of the fast path: which peers may bypass it, and their activity. */
+  private fastPathHost(): FastPathHost {
+    return {
+      targets: () =>
+        [...this.peers.values()].map((p) => {
+          const cur = p.paths.current();
+          const sock =
+            cur.type === 'direct' && cur.addr.family === 'ipv6' ? this.sock6 : this.sock4;
+          // Only once WireGuard knows the peer: it would drop the peer's handshakes before.
+          const direct = cur.type === 'direct' && p.proxy.isReady && sock ? cur.addr : null;
+          return { nodeKey: p.nodeKey, proxyEndpoint: p.proxy.endpoint, direct };
+        }),
+      wireGuardActive: (nodeKey) => this.peers.get(nodeKey)?.paths.noteWireGuardActive(),
+    };
   }
 
   /**
@@ -308,6 +336,11 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
     this.closed = true;
     this.clock.clearTimeout(this.countersTimer);
     await this.updating;
+    await this.opts.fastPath
+      ?.close()
+      .catch((e: unknown) =>
+        this.opts.log.warn({ error: (e as Error).message }, 'removing the fast path rules failed'),
+      );
     for (const p of [...this.peers.values()]) this.removePeer(p);
     await this.relay?.close();
     this.relay = null;
@@ -341,6 +374,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
     }
     const out = new Map<string, string>();
     for (const [k, p] of this.peers) out.set(k, p.proxy.endpoint);
+    this.opts.fastPath?.poke();
     return out;
   }
 
@@ -685,6 +719,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
         }
         this.counters.discoReceived++;
         if (source) this.learnSource(c, source);
+        this.opts.fastPath?.poke(); // a path may just have become trusted
         return;
       case 'call-me-maybe':
         this.counters.discoReceived++;

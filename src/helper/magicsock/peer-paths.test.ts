@@ -191,6 +191,24 @@ describe('PeerPaths', () => {
     expect(sent.length).toBeGreaterThan(n);
   });
 
+  it('keeps heartbeating a path whose traffic bypasses it (fast path activity)', () => {
+    const { clock, paths, answer } = setup();
+    paths.planSend();
+    expect(answer(WAN, 5)).toBe(true);
+    // No packet goes through planSend any more; WireGuard's own counters report activity, and
+    // every heartbeat's ping (to be answered) keeps the path trusted.
+    for (let t = 0; t < 3 * SESSION_ACTIVE_TIMEOUT_MS; t += HEARTBEAT_INTERVAL_MS) {
+      paths.noteWireGuardActive();
+      clock.advance(HEARTBEAT_INTERVAL_MS);
+      expect(answer(WAN, 1), `heartbeat at ${clock.now()} ms`).toBe(true);
+    }
+    expect(paths.current().type).toBe('direct');
+    // Without that activity the heartbeats stop and the trust runs out.
+    clock.advance(SESSION_ACTIVE_TIMEOUT_MS + HEARTBEAT_INTERVAL_MS);
+    expect(clock.pending()).toEqual([]);
+    expect(paths.current().type).not.toBe('direct');
+  });
+
   it('pings every call-me-maybe endpoint at once, even right after a discovery', () => {
     const { paths, pings } = setup();
     paths.planSend();

@@ -211,6 +211,14 @@ export class PeerPaths {
     return { direct: best?.addr ?? null, relay: true };
   }
 
+  /**
+   * WireGuard sent to the peer on a path that bypasses magicsock (the fast path): the session is
+   * active, so heartbeats keep the path's trust fresh as they do for packets sent through here.
+   */
+  noteWireGuardActive(): void {
+    this.markActive(this.clock.now());
+  }
+
   /** Something arrived over the relay from this peer. */
   noteRelayReceive(): void {
     this.relayHeardAt = this.clock.now();

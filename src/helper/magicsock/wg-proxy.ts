@@ -71,6 +71,11 @@ export class WgProxy {
     return new WgProxy(socket, opts, `${host}:${port}`);
   }
 
+  /** WireGuard has been configured with this peer (and its port is known). */
+  get isReady(): boolean {
+    return this.ready;
+  }
+
   /** A packet from the peer: hand it to WireGuard. */
   deliver(packet: Uint8Array): void {
     if (this.closed) return;
