@@ -158,6 +158,9 @@ describe('direct fast path', () => {
       );
       // Not one ping went through magicsock (a few keepalives or handshakes could).
       expect(proxied(after) - proxied(before)).toBeLessThan(run.replies.length / 20);
+      // And the status says so.
+      const shown = (await a.daemon.status()).peers.find((p) => p.name === b.name)?.path;
+      expect(shown).toMatchObject({ type: 'direct', fastPath: true });
 
       // The direct path goes stale: a's NAT rebinds, so b's fast path points at a dead address.
       const rebindAt = Date.now();
@@ -182,17 +185,22 @@ describe('direct fast path', () => {
       });
       expect(back.replies.length).toBeGreaterThanOrEqual(45);
       const nftB1 = await nftCounters(b);
-      expect(nftB1!.out - nftB0!.out).toBeGreaterThanOrEqual(back.replies.length);
-      expect(nftB1!.in - nftB0!.in).toBeGreaterThanOrEqual(back.replies.length);
+      // Nearly all of them on the fast path again. Not necessarily every one: until a's own path
+      // to b is trusted again, a may send through the relay, WireGuard on b then roams to the
+      // loopback proxy, and b's next tick (1 s) points it back.
+      expect(nftB1!.out - nftB0!.out).toBeGreaterThanOrEqual(back.replies.length * 0.8);
+      expect(nftB1!.in - nftB0!.in).toBeGreaterThanOrEqual(back.replies.length * 0.8);
     },
     TEST_TIMEOUT_MS,
   );
 
   it('leaves no fast path table behind when the daemon stops', async () => {
-    expect(await nftCounters(a)).not.toBeNull();
-    await a.daemon.stop();
-    expect(await nftCounters(a)).toBeNull();
-    const { stdout } = await mesh.lab.exec(a.device.ns, 'nft', ['list', 'tables']);
+    // b carried a on the fast path at the end of the test above (a may have backed off for a
+    // while after its rebinding, so its own table can be gone already).
+    expect(await nftCounters(b)).not.toBeNull();
+    await b.daemon.stop();
+    expect(await nftCounters(b)).toBeNull();
+    const { stdout } = await mesh.lab.exec(b.device.ns, 'nft', ['list', 'tables']);
     expect(stdout).not.toContain(FAST_PATH_TABLE);
   });
 });

@@ -64,6 +64,20 @@ describe('renderStatus', () => {
     ]);
   });
 
+  it('marks a direct path that WireGuard carries itself (the fast path)', () => {
+    const s = sampleStatus(1);
+    const peer = s.peers[0]!;
+    s.peers = [
+      { ...peer, path: { type: 'direct', endpoint: '203.0.113.1:41641', fastPath: true } },
+    ];
+    const row = renderStatus(s, now)
+      .split('\n')
+      .find((l) => l.startsWith('peer-1'));
+    expect(row).toMatch(
+      /^peer-1\s+100\.64\.0\.2\s+linux\s+yes\s+direct\+fast\s+203\.0\.113\.1:41641/,
+    );
+  });
+
   it('says so when there are no peers, and explains each backend state', () => {
     expect(renderStatus({ ...sampleStatus(0), self: null, network: null }, now)).toContain(
       'No peers.',

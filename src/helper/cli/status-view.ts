@@ -34,7 +34,7 @@ export function describeBackend(b: BackendState): string {
 function pathCells(p: PeerStatus): [string, string] {
   switch (p.path.type) {
     case 'direct':
-      return ['direct', p.path.endpoint];
+      return [p.path.fastPath ? 'direct+fast' : 'direct', p.path.endpoint];
     case 'relay':
       return [`relay #${p.path.region}`, '-'];
     case 'none':

@@ -637,7 +637,11 @@ describe('Daemon with magicsock', () => {
       'status shows the direct path',
     );
     const s = await d.status();
-    expect(s.peers[0]?.path).toEqual({ type: 'direct', endpoint: `127.0.0.1:${peer.ms.port}` });
+    expect(s.peers[0]?.path).toEqual({
+      type: 'direct',
+      fastPath: false,
+      endpoint: `127.0.0.1:${peer.ms.port}`,
+    });
     expect(s.peers[0]?.latencyMs).toBeGreaterThanOrEqual(0);
     // Our home region went to control.
     await waitFor(

@@ -78,7 +78,11 @@ describe('magicsock on loopback with a real relay', () => {
     const { aToB, bToA } = await connect(a, b, relayMapOf([{ id: 1, relay: r1 }]));
     await waitFor(() => pathOf(a, b)?.type === 'direct', 'a: direct path to b');
     await waitFor(() => pathOf(b, a)?.type === 'direct', 'b: direct path to a');
-    expect(pathOf(a, b)).toEqual({ type: 'direct', endpoint: `127.0.0.1:${b.ms.port}` });
+    expect(pathOf(a, b)).toEqual({
+      type: 'direct',
+      fastPath: false,
+      endpoint: `127.0.0.1:${b.ms.port}`,
+    });
     expect(a.ms.peerStatus(b.nodeKey)?.latencyMs).toBeGreaterThanOrEqual(0);
 
     await passes(a, b, aToB, 1);

@@ -298,7 +298,11 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
     switch (cur.type) {
       case 'direct':
         return {
-          path: { type: 'direct', endpoint: ipPortToString(cur.addr.ip, cur.addr.port) },
+          path: {
+            type: 'direct',
+            endpoint: ipPortToString(cur.addr.ip, cur.addr.port),
+            fastPath: this.opts.fastPath?.isOn(nodeKey) ?? false,
+          },
           latencyMs: cur.latencyMs,
         };
       case 'relay': {

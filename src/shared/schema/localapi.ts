@@ -218,7 +218,15 @@ export type BackendState = z.infer<typeof BackendState>;
 
 /** How traffic to a peer flows right now. */
 export const PeerPath = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('direct'), endpoint: IpPortText }),
+  z.object({
+    type: z.literal('direct'),
+    endpoint: IpPortText,
+    /**
+     * WireGuard's own port carries this peer's packets (the Linux fast path), not the helper's
+     * proxy. Absent from older helpers.
+     */
+    fastPath: z.boolean().optional(),
+  }),
   z.object({ type: z.literal('relay'), region: RegionId }),
   z.object({ type: z.literal('none') }),
 ]);

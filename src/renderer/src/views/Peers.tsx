@@ -94,6 +94,9 @@ function PeerDetail({
         <dd>
           {pathLabel(peer.path)}
           {peer.path.type === 'direct' && <span className="mono"> via {peer.path.endpoint}</span>}
+          {peer.path.type === 'direct' && peer.path.fastPath && (
+            <span> (fast path: WireGuard carries it without the helper)</span>
+          )}
         </dd>
         <dt>Latency</dt>
         <dd>{latency(peer.latencyMs)}</dd>
