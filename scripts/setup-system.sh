@@ -4,7 +4,7 @@
 set -euo pipefail
 # gcc, libc6-dev, shellcheck, systemd (systemd-analyze), gcc-mingw-w64-x86-64 (the Windows
 # service host): e2e/packaging.test.ts.
-PKGS=(coturn postgresql wireguard-go wireguard-tools iproute2 iputils-ping nftables iptables conntrack iperf3 chromium dbus gnome-keyring xvfb procps openssl gcc libc6-dev shellcheck systemd gcc-mingw-w64-x86-64)
+PKGS=(coturn postgresql wireguard-go wireguard-tools iproute2 iputils-ping nftables iptables conntrack miniupnpd-nftables iperf3 chromium dbus gnome-keyring xvfb procps openssl gcc libc6-dev shellcheck systemd gcc-mingw-w64-x86-64)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

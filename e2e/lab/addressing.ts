@@ -36,7 +36,20 @@ export const WAN_SEGMENT: Segment = {
   gateway: '203.0.113.1',
 };
 
-export const SEGMENTS: readonly Segment[] = [SERVICES_SEGMENT, WAN_SEGMENT];
+/**
+ * WAN addresses of sites whose router does port mapping. miniupnpd refuses to map on an external
+ * address in a documentation or private range (it would be "behind another NAT"), which rules out
+ * the two segments above; this /24 is ordinary unicast space. It exists only inside the lab's
+ * namespaces, which have no link to the host's network, so no packet to it ever leaves the lab.
+ */
+export const PORTMAP_WAN_SEGMENT: Segment = {
+  bridge: 'ix-pm',
+  network: '192.0.3.0',
+  prefixLength: 24,
+  gateway: '192.0.3.1',
+};
+
+export const SEGMENTS: readonly Segment[] = [SERVICES_SEGMENT, WAN_SEGMENT, PORTMAP_WAN_SEGMENT];
 
 /** Automatic service addresses start here, leaving .2–.9 free for hand-picked ones. */
 const FIRST_AUTO_SERVICE_HOST = 10;
@@ -129,9 +142,9 @@ export class AddressPlan {
     return ++this.sites;
   }
 
-  /** A router WAN address on the wan segment. */
-  wanAddress(): string {
-    return this.nextFree(WAN_SEGMENT, FIRST_WAN_HOST);
+  /** A router WAN address on the wan segment (or another, for port-mapping routers). */
+  wanAddress(segment: Segment = WAN_SEGMENT): string {
+    return this.nextFree(segment, FIRST_WAN_HOST);
   }
 
   /** The private LAN of NATed site n. */

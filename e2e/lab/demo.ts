@@ -42,6 +42,8 @@ export interface DemoSiteSpec {
   readonly name: string;
   readonly nat: NatKind;
   readonly devices: readonly string[];
+  /** The site router runs miniupnpd (NAT-PMP/PCP); see SiteOptions.portMapping. */
+  readonly portMapping?: boolean;
 }
 
 /** One site per NAT kind, named for where such a NAT is met. */
@@ -196,7 +198,11 @@ async function startRegion(
 async function buildSites(lab: NatLab, specs: readonly DemoSiteSpec[]): Promise<Site[]> {
   return Promise.all(
     specs.map(async (spec) => {
-      const site = await lab.site({ name: spec.name, nat: spec.nat });
+      const site = await lab.site({
+        name: spec.name,
+        nat: spec.nat,
+        ...(spec.portMapping ? { portMapping: true } : {}),
+      });
       for (const d of spec.devices) await site.device(d);
       return site;
     }),

@@ -29,6 +29,8 @@ export interface MeshSiteSpec {
   /** The site's name; its one device has the same name (and hostname). */
   readonly name: string;
   readonly nat: NatKind;
+  /** The site router runs miniupnpd (NAT-PMP/PCP). */
+  readonly portMapping?: boolean;
 }
 
 export interface MeshDevice {
@@ -68,7 +70,12 @@ export async function buildMeshLab(options: MeshLabOptions): Promise<MeshLab> {
   const logDir = process.env[LOG_DIR_ENV];
   const demo = await buildDemoLab({
     builtInRelay: false,
-    sites: options.sites.map((s) => ({ name: s.name, nat: s.nat, devices: [s.name] })),
+    sites: options.sites.map((s) => ({
+      name: s.name,
+      nat: s.nat,
+      devices: [s.name],
+      ...(s.portMapping ? { portMapping: true } : {}),
+    })),
     onDevice: async ({ lab, device, control }) => {
       const logFile = logDir ? join(logDir, `${lab.prefix}-${device.name}.log`) : undefined;
       daemons.set(

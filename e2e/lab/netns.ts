@@ -137,6 +137,7 @@ export const LAB_TOOL_PACKAGES: Readonly<Record<string, string>> = {
   nft: 'nftables',
   iperf3: 'iperf3',
   conntrack: 'conntrack',
+  miniupnpd: 'miniupnpd-nftables',
 };
 
 function onPath(tool: string): boolean {

@@ -24,6 +24,7 @@ import { runCommand, type ExecOptions, type ExecResult } from '../../src/helper/
 import {
   AddressPlan,
   cidr,
+  PORTMAP_WAN_SEGMENT,
   SEGMENTS,
   WAN_SEGMENT,
   type LanPlan,
@@ -39,6 +40,7 @@ import {
   type NatRouterSpec,
 } from './nat.js';
 import { createLab, type Lab } from './netns.js';
+import { MINIUPNPD, portMapRuleset, writeMiniupnpdConfig } from './portmap.js';
 import {
   labEnv,
   nodeScriptCommand,
@@ -107,6 +109,8 @@ export interface Site {
    */
   readonly publicAddress: string;
   readonly lan: LanPlan;
+  /** Whether the router runs miniupnpd (SiteOptions.portMapping). */
+  readonly portMapping: boolean;
   devices(): readonly Device[];
   device(name: string): Promise<Device>;
   /**
@@ -128,6 +132,12 @@ export interface Site {
 export interface SiteOptions {
   readonly name: string;
   readonly nat: NatKind;
+  /**
+   * The router also runs miniupnpd (NAT-PMP and PCP on its LAN address, see portmap.ts), as a
+   * home router with port mapping on does. Single-router NAT kinds only. Its WAN address then
+   * comes from PORTMAP_WAN_SEGMENT (miniupnpd refuses documentation ranges).
+   */
+  readonly portMapping?: boolean;
 }
 
 export interface ServiceOptions {
@@ -277,9 +287,14 @@ class NatLabImpl implements NatLab {
     }
     if (RESERVED_SITE_NAMES.has(name)) throw new Error(`site name ${name} is reserved`);
     if (this.siteNames.has(name)) throw new Error(`site ${name} exists`);
+    const portMapping = options.portMapping ?? false;
+    if (portMapping && (nat === 'none' || nat === 'double')) {
+      throw new Error(`port mapping needs a single NAT router, not a '${nat}' site`);
+    }
     this.siteNames.add(name);
     const index = this.plan.nextSiteIndex();
-    const wan = this.plan.wanAddress();
+    const wanSegment = portMapping ? PORTMAP_WAN_SEGMENT : WAN_SEGMENT;
+    const wan = this.plan.wanAddress(wanSegment);
     const lan = nat === 'none' ? this.plan.publicLan() : this.plan.natLan(index);
     const lanCidr = cidr(lan.network, lan.prefixLength);
 
@@ -308,7 +323,7 @@ class NatLabImpl implements NatLab {
       await this.sysctl(outerNs, ['net.ipv4.ip_forward=1']);
       routerWan = carrier.inner;
     } else {
-      await this.plugIntoInternet(routerNs, ROUTER_WAN_IF, `r-${name}`, WAN_SEGMENT, wan);
+      await this.plugIntoInternet(routerNs, ROUTER_WAN_IF, `r-${name}`, wanSegment, wan);
     }
     await this.ip(routerNs, ['link', 'add', 'name', ROUTER_LAN_IF, 'type', 'bridge']);
     await this.base.setUp(routerNs, ROUTER_LAN_IF);
@@ -329,6 +344,7 @@ class NatLabImpl implements NatLab {
     if (outerNs !== null && outerRules !== null) {
       await this.base.exec(outerNs, 'nft', ['-f', '-'], { input: outerRules });
     }
+    if (portMapping) await this.startPortMapping(routerNs, name, lanCidr);
     if (nat === 'none') {
       // The public /28 is routed to the site: its devices are reachable from anywhere.
       await this.ip(this.internet.ns, ['route', 'add', lanCidr, 'via', wan]);
@@ -351,12 +367,30 @@ class NatLabImpl implements NatLab {
             lanCidr: cidr(carrier.network, carrier.prefixLength),
             ruleset: outerRules,
           };
-    const site = new SiteImpl(this, name, nat, index, router, outer, wan, lan, {
+    const site = new SiteImpl(this, name, nat, index, router, outer, wan, lan, portMapping, {
       inner: innerSpec ?? null,
       outer: outerSpec ?? null,
     });
     this.siteList.push(site);
     return site;
+  }
+
+  /** miniupnpd in the router namespace, up once it listens on 5351; stopped with the lab. */
+  private async startPortMapping(routerNs: string, site: string, lanCidr: string): Promise<void> {
+    await this.base.exec(routerNs, 'nft', ['-f', '-'], { input: portMapRuleset() });
+    const config = await writeMiniupnpdConfig(this.workDir(), site, lanCidr);
+    const pidFile = `${config}.pid`;
+    // -d: stay in the foreground and log to stderr (the process tail shows it on failure).
+    const proc = await this.spawn(routerNs, MINIUPNPD, ['-f', config, '-d', '-P', pidFile], {
+      label: `miniupnpd (${site})`,
+    });
+    const deadline = Date.now() + 15_000;
+    while (!/Listening for NAT-PMP\/PCP traffic/.test(proc.output())) {
+      if (proc.hasExited() || Date.now() > deadline) {
+        throw new Error(`miniupnpd did not start on ${site}'s router:\n${proc.output()}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   services(): readonly Service[] {
@@ -456,6 +490,7 @@ class SiteImpl implements Site {
     public outer: Router | null,
     public publicAddress: string,
     readonly lan: LanPlan,
+    readonly portMapping: boolean,
     private readonly specs: { inner: NatRouterSpec | null; outer: NatRouterSpec | null },
   ) {}
 
@@ -470,6 +505,8 @@ class SiteImpl implements Site {
     const facing = this.outer ?? this.router;
     const spec = this.specs.outer ?? this.specs.inner;
     if (spec === null) throw new Error(`site ${this.name} (${this.nat}) has no NAT to rebind`);
+    // The flush below would take miniupnpd's table with it.
+    if (this.portMapping) throw new Error(`site ${this.name} runs miniupnpd: no rebind`);
     const address = this.lab.nextWanAddress();
     // The old address stays on the link (the internet's routes to it keep working) but nothing is
     // translated to it any more: what arrives there for an old mapping finds no flow.

@@ -16,6 +16,7 @@ import { SystemPinger } from './daemon/ping.js';
 import { MagicDnsServer } from './dns/server.js';
 import { LocalApiServer } from './localapi/server.js';
 import { Magicsock } from './magicsock/magicsock.js';
+import { defaultGateway, UdpPortMapClient } from './portmap/index.js';
 import { linuxFastPathSystem, openFastPath } from './magicsock/fast-path.js';
 import { systemClock } from './control-client/clock.js';
 import { uapiSocketPath } from './wg/uapi.js';
@@ -133,6 +134,8 @@ async function main(): Promise<number> {
       pinger: new SystemPinger(flags.netns !== null ? { netns: flags.netns } : {}),
       log,
       ...(magicsock ? { magicsock } : {}),
+      // The gateway of trellisd's own namespace (the default route), asked over NAT-PMP/PCP.
+      portMap: { client: new UdpPortMapClient(), gateway: defaultGateway },
       // Its sockets live in trellisd's own namespace, so not with --netns (DNS is left alone).
       ...(flags.netns === null ? { dns: new MagicDnsServer({ log }) } : {}),
     },

@@ -53,4 +53,20 @@ describe('renderNetcheck', () => {
     expect(nothing).toContain('Preferred region:  none');
     expect(nothing).toContain('Region latencies:  none');
   });
+
+  it('names the port-mapping protocols the gateway speaks and the mapped endpoint', () => {
+    const mapped = renderNetcheck({
+      ...easy,
+      portMapping: { upnp: false, natPmp: true, pcp: true },
+      portMapped: '192.0.3.100:41641',
+    });
+    expect(mapped).toContain(
+      '  Port mapping:      NAT-PMP, PCP\n  Port mapped:       192.0.3.100:41641\n',
+    );
+    const none = renderNetcheck({
+      ...easy,
+      portMapping: { upnp: false, natPmp: false, pcp: false },
+    });
+    expect(none).toContain('  Port mapping:      none\n  Preferred region:');
+  });
 });

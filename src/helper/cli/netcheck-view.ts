@@ -19,6 +19,7 @@ export function renderNetcheck(r: NetcheckReport): string {
         : 'no',
   );
   row('Port mapping', r.portMapping === null ? 'not checked' : portMapping(r.portMapping));
+  if (r.portMapped) row('Port mapped', r.portMapped);
   row('Preferred region', r.preferredRegion === null ? 'none' : String(r.preferredRegion));
   const latencies = Object.entries(r.regionLatencies).sort((a, b) => a[1] - b[1]);
   if (latencies.length === 0) {

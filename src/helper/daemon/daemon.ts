@@ -11,6 +11,7 @@
  * - Trouble with control (down, garbage, errors) never touches the tunnels; only logout and
  *   `down` remove peers, and only stop() removes the interface and OS config.
  */
+import { ipPortToString } from '../../shared/ip.js';
 import { generateKeyPair, keyToBase64 } from '../../shared/keys.js';
 import { err, ok, type Result } from '../../shared/result.js';
 import type { RegisterAuth, UserSummary } from '../../shared/schema/control/auth.js';
@@ -68,6 +69,7 @@ import { teeLogger, type Logger } from './log.js';
 import type { Pinger } from './ping.js';
 import { Tunnel } from './tunnel.js';
 import type { Magicsock } from '../magicsock/magicsock.js';
+import { PortMapper, type PortMapClient } from '../portmap/index.js';
 
 /** While someone watches, WireGuard counters are re-read this often for the status events. */
 export const STATS_REFRESH_INTERVAL_MS = 2_000;
@@ -105,6 +107,14 @@ export interface DaemonDeps {
    * and pings go through `pinger`.
    */
   readonly magicsock?: Magicsock;
+  /**
+   * Port mapping on the default gateway (NAT-PMP/PCP) for magicsock's port; only with magicsock.
+   * Absent in unit tests, which must not talk to the host's gateway.
+   */
+  readonly portMap?: {
+    readonly client: PortMapClient;
+    readonly gateway: () => Promise<string | null>;
+  };
   /** The MagicDNS resolver; without it system DNS is left alone (e.g. with --netns). */
   readonly dns?: DnsResolver;
 }
@@ -136,6 +146,7 @@ export class Daemon {
   /** Endpoint candidates and netcheck reports (STUN through magicsock, when there is one). */
   private readonly endpoints: EndpointUpdater;
   private readonly netcheckOnMagicsock: Netcheck | null;
+  private readonly portMapper: PortMapper | null;
   private readonly startedAt: Date;
   private lock: Promise<unknown> = Promise.resolve();
   private readonly timers = new Set<unknown>();
@@ -185,8 +196,27 @@ export class Daemon {
         })
       : null;
     ms?.setStunSink(this.netcheckOnMagicsock);
+    const portMap = ms ? deps.portMap : undefined;
+    this.portMapper = portMap
+      ? new PortMapper({
+          client: portMap.client,
+          gateway: portMap.gateway,
+          localPort: () => ms!.port,
+          clock: this.clock,
+          log: this.log,
+          onChange: () => this.endpoints.candidatesChanged(),
+        })
+      : null;
+    const portMapper = this.portMapper;
     this.endpoints = new EndpointUpdater({
       netcheck: this.netcheckOnMagicsock,
+      portMapper: portMapper && {
+        probe: () => portMapper.probe(),
+        get endpoint() {
+          const m = portMapper.current;
+          return m === null ? null : ipPortToString(m.externalAddress, m.externalPort);
+        },
+      },
       interfaces: () => deps.hostEnv.interfaces(),
       // Peers send to magicsock's port; without magicsock, to WireGuard's.
       localPort: () =>
@@ -266,6 +296,8 @@ export class Daemon {
     this.login?.cancel();
     this.stopMap();
     this.netcheckOnMagicsock?.close();
+    // Before magicsock closes, so no peer is sent to a mapping that leads nowhere.
+    await this.portMapper?.stop();
     await this.flushNetmap();
     await this.tunnel.close();
     await this.features.close();

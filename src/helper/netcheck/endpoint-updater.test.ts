@@ -10,6 +10,7 @@ import {
   LINK_POLL_INTERVAL_MS,
   RESTUN_INTERVAL_MS,
   RESTUN_JITTER_MS,
+  type PortMapSource,
 } from './endpoint-updater.js';
 import { Netcheck } from './netcheck.js';
 import { type Closable, loopbackStunServer, relayMapOf } from './test-support.js';
@@ -32,7 +33,12 @@ const eth0 = (address: string): InterfaceAddress => ({
  * real STUN servers on loopback (its traffic and timeouts are real).
  */
 async function setup(
-  options: { random?: () => number; withNetcheck?: boolean; regions?: number } = {},
+  options: {
+    random?: () => number;
+    withNetcheck?: boolean;
+    regions?: number;
+    portMapper?: PortMapSource;
+  } = {},
 ) {
   const servers = await Promise.all(
     Array.from({ length: options.regions ?? 2 }, () => loopbackStunServer()),
@@ -67,6 +73,7 @@ async function setup(
     interfaces: () => interfaces,
     localPort: () => transport.port(4),
     meshInterface: 'trellis0',
+    ...(options.portMapper ? { portMapper: options.portMapper } : {}),
     onChange: (endpoints, report) => emitted.push({ endpoints, report }),
     clock,
     ...(options.random ? { random: options.random } : {}),
@@ -103,6 +110,34 @@ describe('EndpointUpdater', () => {
     expect(withStun.report).toMatchObject({ udp: true, globalV4: `127.0.0.1:${t.port}` });
     expect(t.updater.report).toBe(withStun.report);
     expect(t.runs()).toBe(1);
+  });
+
+  it('puts the port mapping first, reports what the gateway speaks, and drops it', async () => {
+    let mapped: string | null = null;
+    const support = { upnp: false, natPmp: true, pcp: true };
+    const t = await setup({
+      portMapper: {
+        probe: () => {
+          mapped = '198.51.100.7:41641';
+          return Promise.resolve(support);
+        },
+        get endpoint() {
+          return mapped;
+        },
+      },
+    });
+    t.updater.setRelayMap(t.relayMap);
+    t.updater.start();
+    const first = await waitFor(() => t.emitted[1], 'the first netcheck');
+    expect(first.endpoints).toEqual([
+      { addr: '198.51.100.7:41641', type: 'portmap' },
+      { addr: `127.0.0.1:${t.port}`, type: 'stun' },
+      { addr: `192.0.2.10:${t.port}`, type: 'local' },
+    ]);
+    expect(first.report).toMatchObject({ portMapping: support, portMapped: '198.51.100.7:41641' });
+    mapped = null;
+    t.updater.candidatesChanged();
+    expect(t.last()!.endpoints.map((e) => e.type)).toEqual(['stun', 'local']);
   });
 
   it('re-STUNs 20–26 s after each run, and emits only when something changed', async () => {

@@ -7,7 +7,7 @@
  */
 import { MAX_ENDPOINTS } from '../../shared/schema/common.js';
 import type { Endpoint, RelayMap } from '../../shared/schema/control/netmap.js';
-import type { NetcheckReport } from '../../shared/schema/netcheck.js';
+import type { NetcheckReport, PortMappingSupport } from '../../shared/schema/netcheck.js';
 import { systemClock, type Clock } from '../control-client/clock.js';
 import type { InterfaceAddress } from '../control-client/hostinfo.js';
 import { silentLogger, type Logger } from '../daemon/log.js';
@@ -28,6 +28,14 @@ export const RESTUN_JITTER_MS = 6_000;
  */
 export const LINK_POLL_INTERVAL_MS = 3_000;
 
+/** What the updater needs of port mapping (the PortMapper in production). */
+export interface PortMapSource {
+  /** Probes the gateway (and maps as needed) with every netcheck; null without a gateway. */
+  probe(): Promise<PortMappingSupport | null>;
+  /** The mapped public address, ip:port text, or null. */
+  readonly endpoint: string | null;
+}
+
 /** What the updater needs of netcheck (Netcheck itself in production). */
 export interface NetcheckRunner {
   run(relayMap: RelayMap): Promise<NetcheckReport>;
@@ -36,6 +44,8 @@ export interface NetcheckRunner {
 export interface EndpointUpdaterOptions {
   /** Null: no STUN socket yet (no magicsock), so only local endpoints are kept. */
   readonly netcheck: NetcheckRunner | null;
+  /** Null or absent: no port mapping (the report's portMapping stays null). */
+  readonly portMapper?: PortMapSource | null;
   readonly interfaces: () => readonly InterfaceAddress[];
   /** The UDP port peers should send to (magicsock's); null while unknown. */
   readonly localPort: () => number | null;
@@ -76,14 +86,18 @@ export class EndpointUpdater {
     return this.latest;
   }
 
-  /** The current candidates: reflexive first (what remote peers most likely reach), then local. */
+  /**
+   * The current candidates: the port mapping first (reachable from anywhere, even behind a hard
+   * NAT), then reflexive (what remote peers most likely reach), then local.
+   */
   get endpoints(): Endpoint[] {
     const port = this.options.localPort();
     const local =
       port === null
         ? []
         : localEndpoints(this.options.interfaces(), port, this.options.meshInterface);
-    const stun: Endpoint[] = [];
+    const mapped = this.options.portMapper?.endpoint ?? null;
+    const stun: Endpoint[] = mapped === null ? [] : [{ addr: mapped, type: 'portmap' }];
     for (const addr of [this.latest?.globalV4, this.latest?.globalV6]) {
       if (addr) stun.push({ addr, type: 'stun' });
     }
@@ -129,6 +143,11 @@ export class EndpointUpdater {
     if (changed && this.active) this.runSoon();
   }
 
+  /** A candidate changed outside netcheck (a port mapping appeared or went away). */
+  candidatesChanged(): void {
+    this.emit(false);
+  }
+
   /** Re-reads local addresses and port now (the tunnel came up, magicsock rebound). */
   refresh(): void {
     if (!this.active) return;
@@ -170,7 +189,12 @@ export class EndpointUpdater {
   ): Promise<NetcheckReport | null> {
     let report: NetcheckReport | null = null;
     try {
-      report = await netcheck.run(relayMap);
+      const portMapper = this.options.portMapper ?? null;
+      const [r, portMapping] = await Promise.all([
+        netcheck.run(relayMap),
+        portMapper === null ? null : portMapper.probe().catch(() => null),
+      ]);
+      report = portMapper === null ? r : { ...r, portMapping, portMapped: portMapper.endpoint };
     } catch (e) {
       this.log.warn({ error: (e as Error).message }, 'netcheck failed');
     }

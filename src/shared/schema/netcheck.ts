@@ -10,6 +10,7 @@ export const PortMappingSupport = z.object({
   natPmp: z.boolean(),
   pcp: z.boolean(),
 });
+export type PortMappingSupport = z.infer<typeof PortMappingSupport>;
 
 export const NetcheckReport = z.object({
   /** Whether any STUN server answered over UDP. */
@@ -28,6 +29,8 @@ export const NetcheckReport = z.object({
   regionLatencies: RegionLatencies,
   /** Which port-mapping protocols the gateway speaks; null when not probed. */
   portMapping: PortMappingSupport.nullable(),
+  /** The public ip:port the gateway mapped for us (NAT-PMP/PCP); null or absent when none. */
+  portMapped: IpPortText.nullable().optional(),
   measuredAt: Timestamp,
 });
 export type NetcheckReport = z.infer<typeof NetcheckReport>;
