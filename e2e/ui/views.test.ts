@@ -278,7 +278,13 @@ describe('diagnostics and settings', () => {
     await nav('Diagnostics').click();
     await page.getByRole('button', { name: 'Run network check' }).click();
     const report = page.getByRole('definition').filter({ hasText: '203.0.113.7:41641' });
-    await expect.poll(() => report.count()).toBe(1);
+    await expect.poll(() => report.count()).toBe(2);
+    expect(
+      await page
+        .getByRole('definition')
+        .filter({ hasText: /^NAT-PMP, PCP: mapped/ })
+        .textContent(),
+    ).toBe('NAT-PMP, PCP: mapped 203.0.113.7:41641');
     const target = helper.peers.find((p) => p.online && p.path.type === 'direct')!;
     await page.getByRole('combobox', { name: 'Peer' }).fill(target.name);
     await page.getByRole('button', { name: 'Ping', exact: true }).click();

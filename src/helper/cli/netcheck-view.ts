@@ -1,5 +1,6 @@
 /** `trellis netcheck`: a netcheck report as text a person can act on. */
 import type { NetcheckReport } from '../../shared/schema/localapi.js';
+import { portMappingProtocols } from '../../shared/schema/netcheck.js';
 
 export function renderNetcheck(r: NetcheckReport): string {
   const lines = ['Report:'];
@@ -32,6 +33,5 @@ export function renderNetcheck(r: NetcheckReport): string {
 }
 
 function portMapping(p: NonNullable<NetcheckReport['portMapping']>): string {
-  const spoken = [p.upnp && 'UPnP', p.natPmp && 'NAT-PMP', p.pcp && 'PCP'].filter(Boolean);
-  return spoken.length ? spoken.join(', ') : 'none';
+  return portMappingProtocols(p).join(', ') || 'none';
 }

@@ -12,6 +12,13 @@ export const PortMappingSupport = z.object({
 });
 export type PortMappingSupport = z.infer<typeof PortMappingSupport>;
 
+/** The port-mapping protocols the gateway speaks, by their usual names (CLI and app). */
+export function portMappingProtocols(p: PortMappingSupport): string[] {
+  return [p.upnp && 'UPnP', p.natPmp && 'NAT-PMP', p.pcp && 'PCP'].filter(
+    (x): x is string => typeof x === 'string',
+  );
+}
+
 export const NetcheckReport = z.object({
   /** Whether any STUN server answered over UDP. */
   udp: z.boolean(),

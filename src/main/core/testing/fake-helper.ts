@@ -341,6 +341,7 @@ export const FAKE_NETCHECK: NetcheckReport = {
   mappingVariesByDest: false,
   preferredRegion: 1,
   regionLatencies: { '1': 11.5, '2': 48 },
-  portMapping: null,
+  portMapping: { upnp: false, natPmp: true, pcp: true },
+  portMapped: '203.0.113.7:41641',
   measuredAt: '2025-01-15T12:00:00.000Z',
 };

@@ -2,6 +2,7 @@
 import { useState } from 'react';
 import type { AppState } from '../../../shared/schema/ipc.js';
 import type { NetcheckReport, PingResponse } from '../../../shared/schema/localapi.js';
+import { portMappingProtocols } from '../../../shared/schema/netcheck.js';
 import { Section } from '../components/controls.js';
 import { latency } from '../format.js';
 import { useUi } from '../store.js';
@@ -12,6 +13,13 @@ function natLabel(r: NetcheckReport): string {
   return r.mappingVariesByDest
     ? 'hard (varies per destination): direct paths are less likely'
     : 'easy (endpoint-independent)';
+}
+
+function portMappingLabel(r: NetcheckReport): string {
+  if (r.portMapping === null) return 'not checked';
+  const spoken = portMappingProtocols(r.portMapping);
+  if (spoken.length === 0) return 'your router offers none (UPnP, NAT-PMP, PCP)';
+  return `${spoken.join(', ')}${r.portMapped ? `: mapped ${r.portMapped}` : ': no mapping yet'}`;
 }
 
 function Netcheck() {
@@ -48,6 +56,8 @@ function Netcheck() {
           <dd>{report.ipv6 ? `yes, public ${report.globalV6 ?? 'unknown'}` : 'no'}</dd>
           <dt>NAT</dt>
           <dd>{natLabel(report)}</dd>
+          <dt>Port mapping</dt>
+          <dd>{portMappingLabel(report)}</dd>
           <dt>Nearest relay</dt>
           <dd>
             {report.preferredRegion === null
