@@ -1,6 +1,7 @@
 /**
  * Port mapping on a lab site router: miniupnpd (Debian's miniupnpd-nftables) answering NAT-PMP
- * and PCP on the router's LAN address, adding its DNAT rules to a table of its own.
+ * and PCP on the router's LAN address (or, after useUpnpOnly(), UPnP IGD alone: SSDP on the LAN
+ * link and its HTTP/SOAP server), adding its DNAT rules to a table of its own.
  *
  * How its rules meet the lab's NAT (nat.ts): miniupnpd puts a `dnat to <lan ip>:<port>` per
  * mapping into the chain `prerouting_miniupnpd`, which our base chain jumps to at priority
@@ -13,9 +14,10 @@
  * That is how Tailscale uses mappings too: the peer sends to the advertised mapped endpoint and
  * our side answers whoever reached us (the disco pong goes to the observed source).
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROUTER_LAN_IF, ROUTER_WAN_IF } from './nat.js';
+import type { NatLab, Site } from './topology.js';
 
 /** The miniupnpd binary and the Debian package that ships it (nftables backend). */
 export const MINIUPNPD = 'miniupnpd';
@@ -50,14 +52,23 @@ export function portMapRuleset(): string {
   ].join('\n');
 }
 
+/** Which protocols miniupnpd speaks: NAT-PMP and PCP (the default), or UPnP IGD alone. */
+export type PortMapProtocols = 'natpmp-pcp' | 'upnp';
+
 /** miniupnpd.conf for a router whose LAN is `lanCidr`. */
-export function miniupnpdConfig(options: { lanCidr: string; leaseFile: string }): string {
+export function miniupnpdConfig(options: {
+  lanCidr: string;
+  leaseFile: string;
+  protocols?: PortMapProtocols;
+}): string {
+  const upnp = options.protocols === 'upnp';
   return [
     `ext_ifname=${ROUTER_WAN_IF}`,
+    // UPnP: SSDP joins 239.255.255.250 on this interface, HTTP listens on its address.
     `listening_ip=${ROUTER_LAN_IF}`,
-    // NAT-PMP and PCP share port 5351; UPnP IGD (SSDP + HTTP) is not used by the lab.
-    'enable_natpmp=yes',
-    'enable_upnp=no',
+    // NAT-PMP and PCP share port 5351; UPnP IGD is SSDP on 1900 plus HTTP on a random port.
+    `enable_natpmp=${upnp ? 'no' : 'yes'}`,
+    `enable_upnp=${upnp ? 'yes' : 'no'}`,
     // Devices may map only their own address.
     'secure_mode=yes',
     `upnp_table_name=${PORTMAP_TABLE}`,
@@ -79,11 +90,58 @@ export async function writeMiniupnpdConfig(
   workDir: string,
   router: string,
   lanCidr: string,
+  protocols: PortMapProtocols = 'natpmp-pcp',
 ): Promise<string> {
-  const path = join(workDir, `miniupnpd-${router}.conf`);
-  const leaseFile = join(workDir, `miniupnpd-${router}.leases`);
-  await writeFile(path, miniupnpdConfig({ lanCidr, leaseFile }));
+  const suffix = protocols === 'upnp' ? '-upnp' : '';
+  const path = join(workDir, `miniupnpd-${router}${suffix}.conf`);
+  const leaseFile = join(workDir, `miniupnpd-${router}${suffix}.leases`);
+  await writeFile(path, miniupnpdConfig({ lanCidr, leaseFile, protocols }));
   return path;
+}
+
+/** How long miniupnpd may take to start (or stop) on a loaded machine. */
+const MINIUPNPD_START_MS = 15_000;
+
+/**
+ * Turns a `portMapping: true` site's router into a UPnP-only gateway, as many home routers are:
+ * stops the NAT-PMP/PCP miniupnpd the lab started (by the pid it wrote), resets its nftables
+ * table, and starts one with UPnP IGD on and NAT-PMP/PCP off (a tracked lab process). Call it
+ * before the site's devices start mapping.
+ */
+export async function useUpnpOnly(lab: NatLab, site: Site): Promise<void> {
+  if (!site.portMapping) throw new Error(`site ${site.name} runs no miniupnpd`);
+  const ns = site.router.ns;
+  const pidFile = `${join(lab.workDir(), `miniupnpd-${site.name}.conf`)}.pid`;
+  const pid = Number((await readFile(pidFile, 'utf8')).trim());
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`bad miniupnpd pid file ${pidFile}`);
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + MINIUPNPD_START_MS;
+  while (isAlive(pid)) {
+    if (Date.now() > deadline) throw new Error(`miniupnpd (${pid}) did not stop`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // A fresh table: what the first instance left (or removed) does not matter.
+  await lab.exec(ns, 'nft', ['delete', 'table', 'inet', PORTMAP_TABLE]).catch(() => undefined);
+  await lab.exec(ns, 'nft', ['-f', '-'], { input: portMapRuleset() });
+  const config = await writeMiniupnpdConfig(lab.workDir(), site.name, site.router.lanCidr, 'upnp');
+  const proc = await lab.spawn(ns, MINIUPNPD, ['-f', config, '-d', '-P', `${config}.pid`], {
+    label: `miniupnpd UPnP (${site.name})`,
+  });
+  while (!/HTTP listening on port/.test(proc.output())) {
+    if (proc.hasExited() || Date.now() > deadline) {
+      throw new Error(`miniupnpd (UPnP) did not start on ${site.name}'s router:\n${proc.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** One mapping miniupnpd installed: public port → device address and port. */

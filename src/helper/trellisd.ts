@@ -134,7 +134,7 @@ async function main(): Promise<number> {
       pinger: new SystemPinger(flags.netns !== null ? { netns: flags.netns } : {}),
       log,
       ...(magicsock ? { magicsock } : {}),
-      // The gateway of trellisd's own namespace (the default route), asked over NAT-PMP/PCP.
+      // The gateway of trellisd's own namespace (the default route): PCP, NAT-PMP, UPnP IGD.
       portMap: { client: new UdpPortMapClient(), gateway: defaultGateway },
       // Its sockets live in trellisd's own namespace, so not with --netns (DNS is left alone).
       ...(flags.netns === null ? { dns: new MagicDnsServer({ log }) } : {}),

@@ -108,7 +108,7 @@ export interface DaemonDeps {
    */
   readonly magicsock?: Magicsock;
   /**
-   * Port mapping on the default gateway (NAT-PMP/PCP) for magicsock's port; only with magicsock.
+   * Port mapping on the default gateway (PCP, NAT-PMP, UPnP IGD) for magicsock's port; only with magicsock.
    * Absent in unit tests, which must not talk to the host's gateway.
    */
   readonly portMap?: {

@@ -1,6 +1,7 @@
 /**
  * UdpPortMapClient against a scripted gateway on loopback (real UDP): PCP preferred, NAT-PMP when
- * PCP is not spoken, hostile answers ignored. miniupnpd itself is exercised in e2e/portmap.test.ts.
+ * PCP is not spoken, hostile answers ignored (UPnP off here: upnp-client.test.ts covers it, and
+ * the fall-back to it). miniupnpd itself is exercised in e2e/portmap*.test.ts.
  */
 import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -59,7 +60,7 @@ describe('UdpPortMapClient', () => {
         ? [Buffer.from('garbage'), pcpMap(req, 1111, Buffer.alloc(12, 9)), pcpMap(req, 50001)]
         : [],
     );
-    const client = new UdpPortMapClient({ serverPort: gw.port });
+    const client = new UdpPortMapClient({ serverPort: gw.port, upnp: null });
     const r = await client.map('127.0.0.1', 41641, null);
     expect(r).toMatchObject({
       ok: true,
@@ -85,7 +86,7 @@ describe('UdpPortMapClient', () => {
       if (req[0] !== 0) return [unsupportedVersion];
       return req[1] === 0 ? [natPmpAddress(5)] : [natPmpMap(req, 50002)];
     });
-    const client = new UdpPortMapClient({ serverPort: gw.port });
+    const client = new UdpPortMapClient({ serverPort: gw.port, upnp: null });
     expect(await client.probe('127.0.0.1')).toEqual({
       support: { upnp: false, natPmp: true, pcp: false },
       epoch: 5,
@@ -104,7 +105,7 @@ describe('UdpPortMapClient', () => {
 
   it('gives typed errors for silence and refusals, never throws', async () => {
     const silent = await gateway(() => []);
-    const client = new UdpPortMapClient({ serverPort: silent.port, timeoutMs: 300 });
+    const client = new UdpPortMapClient({ serverPort: silent.port, timeoutMs: 300, upnp: null });
     expect(await client.map('127.0.0.1', 41641, null)).toMatchObject({
       ok: false,
       error: { code: 'no-answer' },
@@ -118,11 +119,11 @@ describe('UdpPortMapClient', () => {
     const refusing = await gateway((req) =>
       req[0] === 0 ? [Buffer.from([0, 128 + req[1]!, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0])] : [],
     );
-    const r = await new UdpPortMapClient({ serverPort: refusing.port, timeoutMs: 300 }).map(
-      '127.0.0.1',
-      41641,
-      null,
-    );
+    const r = await new UdpPortMapClient({
+      serverPort: refusing.port,
+      timeoutMs: 300,
+      upnp: null,
+    }).map('127.0.0.1', 41641, null);
     expect(r).toMatchObject({ ok: false, error: { code: 'refused' } });
   });
 });

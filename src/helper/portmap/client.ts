@@ -1,7 +1,8 @@
 /**
- * Talks NAT-PMP and PCP to the gateway over UDP, one short-lived socket per exchange. The mapping
- * is for magicsock's port: both protocols map the requester's own address with the internal
- * port named in the request, so the request need not leave from magicsock's socket.
+ * Talks PCP and NAT-PMP to the gateway over UDP, one short-lived socket per exchange, and UPnP IGD
+ * (SSDP + SOAP over HTTP, upnp-client.ts) when neither answers. The mapping is for magicsock's
+ * port: every protocol maps the requester's own address with the internal port named in the
+ * request, so the request need not leave from magicsock's socket.
  */
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -14,6 +15,8 @@ import {
   type NatPmpResponse,
 } from './natpmp.js';
 import { decodePcpResponse, encodeAnnounceRequest, encodeMapRequest } from './pcp.js';
+import type { WanService } from './upnp.js';
+import { UpnpClient } from './upnp-client.js';
 
 /** The port NAT-PMP and PCP servers listen on (RFC 6886 §3, RFC 6887 §19.1). */
 export const PORTMAP_SERVER_PORT = 5351;
@@ -23,19 +26,25 @@ export const PORTMAP_SERVER_PORT = 5351;
  */
 export const PORTMAP_RETRY_MS = 250;
 export const PORTMAP_TIMEOUT_MS = 750;
-/** The lifetime we ask for: RFC 6886 §3.3 recommends 7200 s; we renew at half of what we get. */
+/**
+ * The lifetime we ask for (a UPnP lease too): RFC 6886 §3.3 recommends 7200 s; we renew at half
+ * of what we get.
+ */
 export const REQUESTED_LIFETIME_SEC = 7200;
 
 export interface PortMapping {
-  readonly protocol: 'pcp' | 'nat-pmp';
+  readonly protocol: 'pcp' | 'nat-pmp' | 'upnp';
   readonly gateway: string;
   readonly internalPort: number;
   readonly externalAddress: string;
   readonly externalPort: number;
   readonly lifetimeSec: number;
-  readonly epoch: number;
+  /** The server's epoch (PCP, NAT-PMP); UPnP has none. */
+  readonly epoch: number | null;
   /** PCP: the nonce that owns the mapping (renewals and the delete must repeat it). */
   readonly nonce: Uint8Array | null;
+  /** UPnP: the service (control URL) that holds the mapping. */
+  readonly upnp: WanService | null;
 }
 
 export interface PortmapProbe {
@@ -67,6 +76,8 @@ export interface UdpPortMapClientOptions {
   /** The server port; 5351 except in tests that run a fake gateway on loopback. */
   readonly serverPort?: number;
   readonly timeoutMs?: number;
+  /** UPnP IGD after PCP and NAT-PMP; null turns it off (tests of the UDP protocols). */
+  readonly upnp?: UpnpClient | null;
 }
 
 type Decoded<T> = { ok: true; value: T } | { ok: false; refused: string };
@@ -74,25 +85,28 @@ type Decoded<T> = { ok: true; value: T } | { ok: false; refused: string };
 export class UdpPortMapClient implements PortMapClient {
   private readonly serverPort: number;
   private readonly timeoutMs: number;
+  private readonly upnp: UpnpClient | null;
 
   constructor(options: UdpPortMapClientOptions = {}) {
     this.serverPort = options.serverPort ?? PORTMAP_SERVER_PORT;
     this.timeoutMs = options.timeoutMs ?? PORTMAP_TIMEOUT_MS;
+    this.upnp = options.upnp === undefined ? new UpnpClient() : options.upnp;
   }
 
   async probe(gateway: string): Promise<PortmapProbe> {
-    const [pmp, pcp] = await Promise.all([
+    const [pmp, pcp, upnp] = await Promise.all([
       this.exchange(
         gateway,
         () => encodeExternalAddressRequest(),
         decodeNatPmp('external-address'),
       ),
       this.exchange(gateway, (client) => encodeAnnounceRequest(client), decodePcp('announce')),
+      this.upnp === null ? false : this.upnp.probe(gateway),
     ]);
     const pmpOk = pmp !== null && pmp.ok;
     const pcpOk = pcp !== null && pcp.ok;
     return {
-      support: { upnp: false, natPmp: pmpOk, pcp: pcpOk },
+      support: { upnp, natPmp: pmpOk, pcp: pcpOk },
       epoch: pcpOk ? pcp.value.epoch : pmpOk ? pmp.value.epoch : null,
     };
   }
@@ -102,7 +116,9 @@ export class UdpPortMapClient implements PortMapClient {
     internalPort: number,
     previous: PortMapping | null,
   ): Promise<Result<PortMapping, PortmapError>> {
-    // PCP first (it names the external address in the answer), NAT-PMP if PCP is not spoken.
+    // PCP first (it names the external address in the answer), NAT-PMP if PCP is not spoken,
+    // UPnP if neither is; a renewal stays with the protocol that made the mapping.
+    if (previous?.protocol === 'upnp') return this.mapUpnp(gateway, internalPort, previous);
     if (previous === null || previous.protocol === 'pcp') {
       const nonce = previous?.nonce ?? Uint8Array.from(randomBytes(12));
       const pcp = await this.exchange(
@@ -135,6 +151,7 @@ export class UdpPortMapClient implements PortMapClient {
           lifetimeSec: m.lifetimeSec,
           epoch: m.epoch,
           nonce,
+          upnp: null,
         });
       }
       if (previous !== null) return err(failure(pcp));
@@ -144,7 +161,11 @@ export class UdpPortMapClient implements PortMapClient {
       () => encodeExternalAddressRequest(),
       decodeNatPmp('external-address'),
     );
-    if (address === null || !address.ok) return err(failure(address));
+    if (address === null || !address.ok) {
+      return previous === null
+        ? this.mapUpnp(gateway, internalPort, null, address)
+        : err(failure(address));
+    }
     const mapping = await this.exchange(
       gateway,
       () =>
@@ -158,7 +179,11 @@ export class UdpPortMapClient implements PortMapClient {
         return r?.ok && r.value.internalPort !== internalPort ? null : r;
       },
     );
-    if (mapping === null || !mapping.ok) return err(failure(mapping));
+    if (mapping === null || !mapping.ok) {
+      return previous === null
+        ? this.mapUpnp(gateway, internalPort, null, mapping)
+        : err(failure(mapping));
+    }
     return ok({
       protocol: 'nat-pmp',
       gateway,
@@ -168,12 +193,53 @@ export class UdpPortMapClient implements PortMapClient {
       lifetimeSec: mapping.value.lifetimeSec,
       epoch: mapping.value.epoch,
       nonce: null,
+      upnp: null,
+    });
+  }
+
+  /** UPnP, the last resort; `natPmp` is NAT-PMP's outcome for the error when UPnP is off. */
+  private async mapUpnp(
+    gateway: string,
+    internalPort: number,
+    previous: PortMapping | null,
+    natPmp: Decoded<unknown> | null = null,
+  ): Promise<Result<PortMapping, PortmapError>> {
+    if (this.upnp === null) return err(failure(natPmp));
+    const r = await this.upnp.map(
+      gateway,
+      internalPort,
+      previous?.upnp ? { service: previous.upnp, externalPort: previous.externalPort } : null,
+      REQUESTED_LIFETIME_SEC,
+    );
+    if (!r.ok) {
+      const code =
+        r.error.code === 'soap-fault'
+          ? 'refused'
+          : r.error.code === 'no-answer'
+            ? 'no-answer'
+            : 'unsupported';
+      return err({ code, message: `UPnP: ${r.error.message}` });
+    }
+    return ok({
+      protocol: 'upnp',
+      gateway,
+      internalPort,
+      externalAddress: r.value.externalAddress,
+      externalPort: r.value.externalPort,
+      lifetimeSec: r.value.lifetimeSec,
+      epoch: null,
+      nonce: null,
+      upnp: r.value.service,
     });
   }
 
   async unmap(m: PortMapping): Promise<void> {
     try {
-      if (m.protocol === 'pcp' && m.nonce !== null) {
+      if (m.protocol === 'upnp') {
+        if (m.upnp !== null && this.upnp !== null) {
+          await this.upnp.unmap({ service: m.upnp, externalPort: m.externalPort });
+        }
+      } else if (m.protocol === 'pcp' && m.nonce !== null) {
         const nonce = m.nonce;
         await this.exchange(
           m.gateway,

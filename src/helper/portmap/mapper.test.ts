@@ -7,6 +7,8 @@ import { epochWentBack, MIN_RENEW_MS, PortMapper, RENEW_RETRY_MS } from './mappe
 /** An in-process gateway: what the lifecycle sees of NAT-PMP/PCP (the codecs have own tests). */
 class FakeGateway implements PortMapClient {
   answering = true;
+  /** Speak only UPnP (no epoch in answers or mappings). */
+  upnpOnly = false;
   epoch = 100;
   lifetimeSec = 600;
   nextPort = 50000;
@@ -14,10 +16,13 @@ class FakeGateway implements PortMapClient {
   unmaps: PortMapping[] = [];
 
   probe(): Promise<PortmapProbe> {
+    if (!this.answering) {
+      return Promise.resolve({ support: { upnp: false, natPmp: false, pcp: false }, epoch: null });
+    }
     return Promise.resolve(
-      this.answering
-        ? { support: { upnp: false, natPmp: true, pcp: true }, epoch: this.epoch }
-        : { support: { upnp: false, natPmp: false, pcp: false }, epoch: null },
+      this.upnpOnly
+        ? { support: { upnp: true, natPmp: false, pcp: false }, epoch: null }
+        : { support: { upnp: false, natPmp: true, pcp: true }, epoch: this.epoch },
     );
   }
 
@@ -30,14 +35,15 @@ class FakeGateway implements PortMapClient {
     if (!this.answering) return Promise.resolve(err({ code: 'no-answer', message: 'silent' }));
     return Promise.resolve(
       ok({
-        protocol: 'pcp',
+        protocol: this.upnpOnly ? 'upnp' : 'pcp',
         gateway,
         internalPort,
         externalAddress: '203.0.113.120',
         externalPort: previous?.externalPort ?? this.nextPort++,
         lifetimeSec: this.lifetimeSec,
-        epoch: this.epoch,
-        nonce: new Uint8Array(12),
+        epoch: this.upnpOnly ? null : this.epoch,
+        nonce: this.upnpOnly ? null : new Uint8Array(12),
+        upnp: null,
       }),
     );
   }
@@ -146,6 +152,23 @@ describe('PortMapper', () => {
     await mapper.probe();
     expect(gw.maps).toHaveLength(2);
     expect(changes).toEqual(['203.0.113.120:50000', null, '203.0.113.120:50001']);
+  });
+
+  it('keeps a UPnP mapping (no epoch) across probes and renewals, and deletes it on stop', async () => {
+    const { clock, gw, mapper, changes } = setup();
+    gw.upnpOnly = true;
+    expect(await mapper.probe()).toEqual({ upnp: true, natPmp: false, pcp: false });
+    expect(mapper.current).toMatchObject({ protocol: 'upnp', externalPort: 50000 });
+    for (let i = 0; i < 3; i++) {
+      clock.advance(300_000);
+      await flush();
+      await mapper.probe();
+    }
+    // Renewed at each half-lifetime, never dropped for want of an epoch.
+    expect(gw.maps.map((m) => m.renew)).toEqual([false, true, true, true]);
+    expect(changes).toEqual(['203.0.113.120:50000']);
+    await mapper.stop();
+    expect(gw.unmaps.map((m) => m.protocol)).toEqual(['upnp']);
   });
 
   it('deletes the mapping on stop and cancels renewals', async () => {

@@ -107,7 +107,7 @@ export class PortMapper {
     if (gateway === null) return null;
     const probe = await this.options.client.probe(gateway);
     if (!this.active) return probe.support;
-    const spoken = probe.support.natPmp || probe.support.pcp;
+    const spoken = probe.support.natPmp || probe.support.pcp || probe.support.upnp;
     if (!spoken) {
       if (this.mapping !== null)
         this.log.info({ gateway }, 'gateway stopped answering: mapping dropped');
@@ -147,7 +147,7 @@ export class PortMapper {
       return;
     }
     const m = r.value;
-    this.noteEpoch(m.epoch);
+    if (m.epoch !== null) this.noteEpoch(m.epoch);
     this.grantedAt = this.clock.now();
     if (
       previous === null ||
