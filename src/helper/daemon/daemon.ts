@@ -45,6 +45,7 @@ import {
   findPeer,
   osConfigFromNetmap,
   pickExitNode,
+  routedPrefixes,
   tunnelPeers,
   wgConfigFromNetmap,
 } from '../engine/index.js';
@@ -850,6 +851,7 @@ export class Daemon {
           peers: tunnelPeers(netmap, now),
           relayMap: netmap.relayMap,
           relayToken: netmap.relayToken?.token ?? null,
+          tunnelRoutes: tunnelPeers(netmap, now).flatMap((p) => routedPrefixes(p, this.prefs)),
         })
       : null;
     await this.tunnel.set({

@@ -98,6 +98,36 @@ describe('magicsock on loopback with a real relay', () => {
     expect(ping?.path).toEqual({ type: 'direct', endpoint: `127.0.0.1:${b.ms.port}` });
   });
 
+  it('never takes a path through the tunnel’s own routes: such endpoints and disco are ignored', async () => {
+    const r1 = await relay(1);
+    const map = relayMapOf([{ id: 1, relay: r1 }]);
+    const [a, b] = [await node(1), await node(2)];
+    a.ms.setOwnEndpoints(ownEndpoints(a));
+    b.ms.setOwnEndpoints(ownEndpoints(b));
+    // a routes 127.0.0.0/8 into the tunnel (as a device accepting a subnet route that holds the
+    // peer's LAN address): b's endpoint there would be reached through the tunnel itself.
+    const aToB = (
+      await a.ms.setNetmap({
+        selfNodeKey: a.nodeKey,
+        peers: [peerEntry(b)],
+        relayMap: map,
+        relayToken: a.token,
+        tunnelRoutes: ['127.0.0.0/8', '100.64.0.0/10'],
+      })
+    ).get(b.nodeKey)!;
+    a.ms.wireGuardConfigured(a.wg.port);
+    const bToA = (await applyNetmap(b, [peerEntry(a)], map)).get(a.nodeKey)!;
+    await passes(a, b, aToB, 11);
+    await passes(b, a, bToA, 12);
+    await waitFor(() => a.ms.counters.viaTunnelIgnored > 0, 'a ignored b’s endpoint and disco');
+    // Long enough for b's pings to reach a and be answered, were they not ignored.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(pathOf(a, b)).toEqual({ type: 'relay', region: 1 });
+    expect(pathOf(b, a)?.type).not.toBe('direct');
+    expect(a.ms.counters.wgDirectOut + a.ms.counters.wgDirectIn).toBe(0);
+    expect(a.ms.counters.wgRelayOut).toBeGreaterThan(0);
+  });
+
   it('holds a peer’s packets until WireGuard is configured with that peer', async () => {
     const r1 = await relay(1);
     const map = relayMapOf([{ id: 1, relay: r1 }]);

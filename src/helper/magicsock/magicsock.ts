@@ -22,7 +22,14 @@ import {
   sealDisco,
   type DiscoMessage,
 } from '../../shared/disco/index.js';
-import { ipPortToString, parseIpPort, type IpPort } from '../../shared/ip.js';
+import {
+  contains,
+  ipPortToString,
+  parseCidr,
+  parseIpPort,
+  type IpPort,
+  type IpPrefix,
+} from '../../shared/ip.js';
 import {
   generateKeyPair,
   keyFromBase64,
@@ -88,6 +95,14 @@ export interface MagicsockNetmap {
   readonly peers: readonly Peer[];
   readonly relayMap: RelayMap;
   readonly relayToken: string | null;
+  /**
+   * Prefixes this device routes into the tunnel: the peers' mesh addresses and the subnet routes
+   * it accepts (never an exit node's default routes, which policy routing keeps peer endpoints
+   * out of). A peer endpoint inside one would be reached through the tunnel itself (a subnet
+   * router reporting its LAN address, for example), so such endpoints are never path candidates
+   * and disco from them is ignored, as Tailscale does.
+   */
+  readonly tunnelRoutes?: readonly string[];
 }
 
 export interface MagicsockEvents {
@@ -143,6 +158,8 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
   private readonly byDiscoHex = new Map<string, PeerConn>();
   private readonly bySource = new Map<string, PeerConn>();
   private latencies = new Map<number, number>();
+  /** MagicsockNetmap.tunnelRoutes, parsed. */
+  private tunnelRoutes: IpPrefix[] = [];
   private preferredRegion: number | null = null;
   private updating: Promise<unknown> = Promise.resolve();
   private countersTimer: unknown = null;
@@ -290,6 +307,18 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
     return run;
   }
 
+  /** Whether `ip` is inside a prefix routed into the tunnel (see MagicsockNetmap.tunnelRoutes). */
+  private viaTunnel(ip: string): boolean {
+    return this.tunnelRoutes.some((p) => contains(p, ip));
+  }
+
+  /** The endpoints a path may use: none inside the tunnel's own routes. */
+  private outsideTunnel(endpoints: readonly IpPort[]): IpPort[] {
+    const out = endpoints.filter((e) => !this.viaTunnel(e.ip));
+    this.counters.viaTunnelIgnored += endpoints.length - out.length;
+    return out;
+  }
+
   /** Status of one peer's path (null for an unknown peer). */
   peerStatus(nodeKey: string): PeerPathStatus | null {
     const p = this.peers.get(nodeKey);
@@ -367,6 +396,10 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
     }
     if (nm.selfNodeKey !== this.selfNodeKey) this.setSelf(nm.selfNodeKey);
     this.relay?.setRelayMap(nm.relayMap, nm.relayToken);
+    this.tunnelRoutes = (nm.tunnelRoutes ?? []).flatMap((c) => {
+      const p = parseCidr(c);
+      return p.ok ? [p.value] : [];
+    });
 
     const wanted = new Map(nm.peers.map((p) => [p.nodeKey, p]));
     for (const p of [...this.peers.values()]) if (!wanted.has(p.nodeKey)) this.removePeer(p);
@@ -458,7 +491,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
 
   private updatePeer(c: PeerConn, peer: Peer): void {
     c.homeRegion = peer.homeRelayRegion;
-    c.paths.setNetmapEndpoints(netmapEndpoints(peer.endpoints));
+    c.paths.setNetmapEndpoints(this.outsideTunnel(netmapEndpoints(peer.endpoints)));
     const disco = peer.discoKey ? keyFromBase64(peer.discoKey) : null;
     const discoRaw = disco?.ok ? disco.value : null;
     const same =
@@ -634,6 +667,10 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
       return;
     }
     if (isDisco(packet)) {
+      if (this.viaTunnel(rinfo.address)) {
+        this.counters.viaTunnelIgnored++;
+        return;
+      }
       const family = rinfo.family === 'IPv6' ? 'ipv6' : 'ipv4';
       const from: PathRef = {
         type: 'direct',
@@ -727,7 +764,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
         return;
       case 'call-me-maybe':
         this.counters.discoReceived++;
-        c.paths.handleCallMeMaybe(msg.endpoints);
+        c.paths.handleCallMeMaybe(this.outsideTunnel(msg.endpoints));
         return;
     }
   }

@@ -25,6 +25,11 @@ export interface MagicsockCounters {
   discoKeyMismatch: number;
   /** Pongs that answered nothing we sent (late, unknown, or from the wrong address). */
   discoUnmatchedPong: number;
+  /**
+   * Disco from, and peer endpoints in, prefixes routed into the tunnel (mesh addresses, subnet
+   * routes): ignored, since a path there would carry WireGuard inside WireGuard.
+   */
+  viaTunnelIgnored: number;
   /** WireGuard packets from an address no peer proved with disco. */
   wgUnknownSource: number;
   /** WireGuard packets in and out, by path. */
@@ -57,6 +62,7 @@ export function newCounters(): MagicsockCounters {
     discoBadSeal: 0,
     discoBadMessage: 0,
     discoKeyMismatch: 0,
+    viaTunnelIgnored: 0,
     discoUnmatchedPong: 0,
     wgUnknownSource: 0,
     wgDirectIn: 0,
