@@ -13,13 +13,7 @@ import {
   type MeshLab,
 } from './lab/mesh.js';
 import { requireLabPrerequisites } from './lab/netns.js';
-import {
-  MINIUPNPD,
-  portMapRules,
-  portMappings,
-  useUpnpOnly,
-  type LabPortMapping,
-} from './lab/portmap.js';
+import { MINIUPNPD, portMappings, useUpnpOnly, waitForPortMapping } from './lab/portmap.js';
 
 /** Generous: two daemons on a loaded two-core machine, a netcheck every 20–26 s. */
 const PATH_BOUND_MS = 60_000;
@@ -28,22 +22,6 @@ const MAPPING_BOUND_MS = 45_000;
 let mesh: MeshLab;
 let mapped: MeshDevice;
 let plain: MeshDevice;
-
-async function waitForMapping(ms: number): Promise<LabPortMapping> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const [m] = await portMappings(mesh.lab, mapped.site.router.ns);
-    if (m) return m;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `no mapping on up1a's router after ${ms} ms; its rules:\n` +
-          `${await portMapRules(mesh.lab, mapped.site.router.ns)}\n` +
-          `recent log of up1a:\n${mapped.daemon.output().split('\n').slice(-20).join('\n')}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 beforeAll(async () => {
   requireLabPrerequisites([MINIUPNPD]);
@@ -66,7 +44,7 @@ afterAll(async () => {
 
 describe('port mapping (UPnP IGD via miniupnpd)', () => {
   it('maps magicsock’s port over UPnP, and netcheck reports UPnP only', async () => {
-    const rule = await waitForMapping(MAPPING_BOUND_MS);
+    const rule = await waitForPortMapping(mesh.lab, mapped, MAPPING_BOUND_MS);
     expect(rule.internalAddress).toBe(mapped.device.lanAddress);
     // miniupnpd speaks nothing but UPnP here, so the rule can only have come from it.
     const report = await mapped.daemon.netcheck();

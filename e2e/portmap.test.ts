@@ -15,7 +15,7 @@ import {
   type MeshLab,
 } from './lab/mesh.js';
 import { requireLabPrerequisites } from './lab/netns.js';
-import { MINIUPNPD, portMapRules, portMappings, type LabPortMapping } from './lab/portmap.js';
+import { MINIUPNPD, portMappings, waitForPortMapping } from './lab/portmap.js';
 
 /** Generous: two daemons on a loaded two-core machine, a netcheck every 20–26 s. */
 const PATH_BOUND_MS = 60_000;
@@ -24,22 +24,6 @@ const MAPPING_BOUND_MS = 45_000;
 let mesh: MeshLab;
 let mapped: MeshDevice;
 let plain: MeshDevice;
-
-async function waitForMapping(ms: number): Promise<LabPortMapping> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const [m] = await portMappings(mesh.lab, mapped.site.router.ns);
-    if (m) return m;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `no mapping on pm1a's router after ${ms} ms; its rules:\n` +
-          `${await portMapRules(mesh.lab, mapped.site.router.ns)}\n` +
-          `recent log of pm1a:\n${mapped.daemon.output().split('\n').slice(-20).join('\n')}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 beforeAll(async () => {
   requireLabPrerequisites([MINIUPNPD]);
@@ -61,7 +45,7 @@ afterAll(async () => {
 
 describe('port mapping (NAT-PMP/PCP via miniupnpd)', () => {
   it('maps magicsock’s port on the gateway, and netcheck reports NAT-PMP and PCP', async () => {
-    const rule = await waitForMapping(MAPPING_BOUND_MS);
+    const rule = await waitForPortMapping(mesh.lab, mapped, MAPPING_BOUND_MS);
     expect(rule.internalAddress).toBe(mapped.device.lanAddress);
     const report = await mapped.daemon.netcheck();
     expect(report.portMapping).toEqual({ upnp: false, natPmp: true, pcp: true });

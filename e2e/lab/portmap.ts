@@ -17,6 +17,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ROUTER_LAN_IF, ROUTER_WAN_IF } from './nat.js';
+import type { MeshDevice } from './mesh.js';
 import type { NatLab, Site } from './topology.js';
 
 /** The miniupnpd binary and the Debian package that ships it (nftables backend). */
@@ -178,4 +179,29 @@ export async function portMappings(
     out.push({ externalPort: Number(m[1]), internalAddress: m[2]!, internalPort: Number(m[3]) });
   }
   return out;
+}
+
+/**
+ * Waits until the router of `device`'s site holds a mapping (miniupnpd's rules), returning the
+ * first; on timeout throws with the router's rules and the device's recent log.
+ */
+export async function waitForPortMapping(
+  lab: { exec: Exec },
+  device: MeshDevice,
+  ms: number,
+): Promise<LabPortMapping> {
+  const routerNs = device.site.router.ns;
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const [m] = await portMappings(lab, routerNs);
+    if (m) return m;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `no mapping on ${device.name}'s router after ${ms} ms; its rules:\n` +
+          `${await portMapRules(lab, routerNs)}\n` +
+          `recent log of ${device.name}:\n${device.daemon.output().split('\n').slice(-20).join('\n')}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
