@@ -845,13 +845,14 @@ export class Daemon {
     const plan = this.features.plan(netmap, this.prefs, now, (k) => this.peerLatency(k));
     // With magicsock, WireGuard reaches each peer at its loopback proxy and listens on a port of
     // its own: magicsock's port is the one peers send to.
+    const peers = ms ? tunnelPeers(netmap, now) : [];
     const proxies = ms
       ? await ms.setNetmap({
           selfNodeKey: netmap.self.nodeKey,
-          peers: tunnelPeers(netmap, now),
+          peers,
           relayMap: netmap.relayMap,
           relayToken: netmap.relayToken?.token ?? null,
-          tunnelRoutes: tunnelPeers(netmap, now).flatMap((p) => routedPrefixes(p, this.prefs)),
+          tunnelRoutes: peers.flatMap((p) => routedPrefixes(p, this.prefs)),
         })
       : null;
     await this.tunnel.set({

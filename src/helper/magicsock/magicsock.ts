@@ -26,6 +26,7 @@ import {
   contains,
   ipPortToString,
   parseCidr,
+  parseIp,
   parseIpPort,
   type IpPort,
   type IpPrefix,
@@ -309,7 +310,9 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
 
   /** Whether `ip` is inside a prefix routed into the tunnel (see MagicsockNetmap.tunnelRoutes). */
   private viaTunnel(ip: string): boolean {
-    return this.tunnelRoutes.some((p) => contains(p, ip));
+    if (this.tunnelRoutes.length === 0) return false;
+    const addr = parseIp(ip);
+    return addr.ok && this.tunnelRoutes.some((p) => contains(p, addr.value));
   }
 
   /** The endpoints a path may use: none inside the tunnel's own routes. */
