@@ -27,6 +27,7 @@ import {
 } from './lab/device-probes.js';
 import {
   buildRouterLan,
+  named,
   eventually as waitUntil,
   serveScript,
   taggedKeyRequest,
@@ -58,16 +59,8 @@ const meshIp = new Map<string, string>();
 let lanNs: string;
 let dnsStub: LabProcess;
 
-const d = (name: string): LabTrellisd => {
-  const t = daemons.get(name);
-  if (!t) throw new Error(`no daemon ${name}`);
-  return t;
-};
-const dev = (name: string): Device => {
-  const x = devices.get(name);
-  if (!x) throw new Error(`no device ${name}`);
-  return x;
-};
+const d = (name: string): LabTrellisd => named(daemons, 'daemon', name);
+const dev = (name: string): Device => named(devices, 'device', name);
 
 const serve = (ns: string, script: string, args: string[]): Promise<LabProcess> =>
   serveScript(demo.lab, ns, script, args);

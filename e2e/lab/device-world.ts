@@ -8,6 +8,13 @@ import type { LabProcess } from './process.js';
 import { ReadyLine } from './script-output.js';
 import type { Device, NatLab } from './topology.js';
 
+/** The entry `name` of a test's registry (devices, daemons); throws naming what is missing. */
+export function named<T>(registry: ReadonlyMap<string, T>, what: string, name: string): T {
+  const x = registry.get(name);
+  if (x === undefined) throw new Error(`no ${what} ${name}`);
+  return x;
+}
+
 /**
  * Polls `fn` every 500 ms until `ok` holds for its value, returning that value; throws with the
  * last value (or error) seen once `timeoutMs` has passed.

@@ -22,7 +22,13 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDemoLab, DEMO_ADDRESSES, type DemoLab } from '../lab/demo.js';
 import { adminCalls, WHOAMI_SCRIPT, whoami } from '../lab/device-probes.js';
-import { buildRouterLan, eventually, serveScript, taggedKeyRequest } from '../lab/device-world.js';
+import {
+  buildRouterLan,
+  eventually,
+  named,
+  serveScript,
+  taggedKeyRequest,
+} from '../lab/device-world.js';
 import { requireLabPrerequisites } from '../lab/netns.js';
 import type { Device } from '../lab/topology.js';
 import { LabTrellisd } from '../lab/trellisd.js';
@@ -44,16 +50,8 @@ const devices = new Map<string, Device>();
 const keys = new Map<string, string>();
 const meshIp = new Map<string, string>();
 
-const d = (name: string): LabTrellisd => {
-  const t = daemons.get(name);
-  if (!t) throw new Error(`no daemon ${name}`);
-  return t;
-};
-const dev = (name: string): Device => {
-  const x = devices.get(name);
-  if (!x) throw new Error(`no device ${name}`);
-  return x;
-};
+const d = (name: string): LabTrellisd => named(daemons, 'daemon', name);
+const dev = (name: string): Device => named(devices, 'device', name);
 const nav = (name: string) =>
   page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name, exact: true });
 
