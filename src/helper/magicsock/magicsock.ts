@@ -767,7 +767,9 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
         return;
       case 'call-me-maybe':
         this.counters.discoReceived++;
-        c.paths.handleCallMeMaybe(this.outsideTunnel(msg.endpoints));
+        this.counters.callMeMaybeHeld += c.paths.handleCallMeMaybe(
+          this.outsideTunnel(msg.endpoints),
+        );
         return;
     }
   }

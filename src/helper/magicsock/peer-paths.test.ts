@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { DiscoMessage } from '../../shared/disco/index.js';
 import type { IpPort } from '../../shared/ip.js';
 import { ManualClock } from '../testing/manual-clock.js';
+import { MAX_CALL_ME_MAYBE_ENDPOINTS } from '../../shared/disco/index.js';
 import {
+  CALL_ME_MAYBE_PING_BURST,
+  CALL_ME_MAYBE_PINGS_PER_MS,
   DISCOVERY_INTERVAL_MS,
   FORGET_DIRECT_PATH_MS,
   HEARTBEAT_INTERVAL_MS,
@@ -216,6 +219,32 @@ describe('PeerPaths', () => {
     paths.handleCallMeMaybe([WAN, other]);
     expect(pings((s) => s.addr === WAN)).toHaveLength(2);
     expect(pings((s) => s.addr?.ip === other.ip)).toHaveLength(1);
+  });
+
+  it('holds back call-me-maybe pings beyond the per-peer budget (a flood is not a packet cannon)', () => {
+    const { paths, pings, clock } = setup();
+    const list = (round: number) =>
+      Array.from({ length: MAX_CALL_ME_MAYBE_ENDPOINTS }, (_, i) =>
+        ep(`198.18.${round}.${i + 1}`, 7000 + i),
+      );
+    const toFlood = (s: { addr: IpPort | null }) => s.addr?.ip.startsWith('198.18.') === true;
+    // Ten full lists in one instant: the budget lets two lists through, the rest is held.
+    let held = 0;
+    for (let r = 0; r < 10; r++) held += paths.handleCallMeMaybe(list(r));
+    expect(pings(toFlood)).toHaveLength(CALL_ME_MAYBE_PING_BURST);
+    expect(held).toBe(10 * MAX_CALL_ME_MAYBE_ENDPOINTS - CALL_ME_MAYBE_PING_BURST);
+    // One second later the budget has refilled a little (6.4 pings a second), no more.
+    clock.advance(1_000);
+    const before = pings(toFlood).length;
+    paths.handleCallMeMaybe(list(20));
+    expect(pings(toFlood).length - before).toBe(Math.floor(1_000 * CALL_ME_MAYBE_PINGS_PER_MS));
+    // Held endpoints stay candidates: our own (rate-limited) discovery probes them later.
+    expect(paths.candidateAddrs().length).toBeGreaterThan(CALL_ME_MAYBE_PING_BURST);
+    // After a quiet spell an honest call-me-maybe is answered in full again.
+    clock.advance((CALL_ME_MAYBE_PING_BURST / CALL_ME_MAYBE_PINGS_PER_MS) * 2);
+    const quiet = pings().length;
+    expect(paths.handleCallMeMaybe([WAN, LAN])).toBe(0);
+    expect(pings().length - quiet).toBe(2);
   });
 
   it('answers pings on the path they came by and pings a new source back', () => {

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { ipPortToString, type IpPort } from '../../shared/ip.js';
 import { keyToHex } from '../../shared/keys.js';
 import type { DiscoMessage } from '../../shared/disco/index.js';
-import { TX_ID_LENGTH } from '../../shared/disco/index.js';
+import { MAX_CALL_ME_MAYBE_ENDPOINTS, TX_ID_LENGTH } from '../../shared/disco/index.js';
 import type { Clock } from '../control-client/clock.js';
 
 /** Heartbeat on the best path: two lost pongs in a row still fit in the trust window below. */
@@ -53,6 +53,15 @@ export const RELAY_PATH_ACTIVE_MS = 60_000;
  */
 export const BETTER_PATH_RATIO = 0.9;
 export const BETTER_PATH_MIN_GAIN_MS = 0.5;
+/**
+ * Pings one peer's call-me-maybe messages may make us send at once: two full endpoint lists
+ * (MAX_CALL_ME_MAYBE_ENDPOINTS each). A peer's message names addresses we then send to, so an
+ * unlimited stream of them (a compromised or buggy peer) would turn us into a packet cannon
+ * aimed at any host; honest peers send one short list per discovery round and never reach this.
+ */
+export const CALL_ME_MAYBE_PING_BURST = 2 * MAX_CALL_ME_MAYBE_ENDPOINTS;
+/** The budget refills by one full endpoint list per discovery interval (6.4 pings a second). */
+export const CALL_ME_MAYBE_PINGS_PER_MS = MAX_CALL_ME_MAYBE_ENDPOINTS / DISCOVERY_INTERVAL_MS;
 /** Candidates kept per peer (netmap endpoints, call-me-maybe, ping sources); oldest learned go. */
 export const MAX_CANDIDATES = 96;
 /** Pings in flight per peer; the oldest is forgotten beyond this. */
@@ -139,6 +148,9 @@ export class PeerPaths {
   private lastDiscoveryAt: number | null = null;
   private lastFullProbeAt: number | null = null;
   private heartbeatTimer: unknown = null;
+  /** Pings call-me-maybe may still trigger (a token bucket, see CALL_ME_MAYBE_PING_BURST). */
+  private cmmBudget = CALL_ME_MAYBE_PING_BURST;
+  private cmmBudgetAt: number | null = null;
   /** Whether the last look found a trusted direct path (to notice when it is lost). */
   private wasTrusted = false;
   private closed = false;
@@ -310,16 +322,29 @@ export class PeerPaths {
     return true;
   }
 
-  /** The peer asks us to ping these endpoints now (it is pinging ours): punch from both sides. */
-  handleCallMeMaybe(endpoints: readonly IpPort[]): void {
+  /**
+   * The peer asks us to ping these endpoints now (it is pinging ours): punch from both sides.
+   * Returns how many pings the call-me-maybe budget held back; those endpoints stay candidates
+   * and the next discovery round (rate limited on our side) pings them.
+   */
+  handleCallMeMaybe(endpoints: readonly IpPort[]): number {
     const now = this.clock.now();
     this.markActive(now);
+    this.refillCallMeMaybeBudget(now);
+    let held = 0;
     for (const ep of endpoints) {
       const c = this.addCandidate(ep, 'call-me-maybe', now);
+      if (!c) continue;
+      if (this.cmmBudget < 1) {
+        held++;
+        continue;
+      }
       // Even if we pinged it a moment ago: that ping may have reached the peer's NAT before the
       // peer's own pings opened it, which is what the call-me-maybe announces.
-      if (c) this.sendPing({ type: 'direct', addr: c.addr }, null, now);
+      this.cmmBudget--;
+      this.sendPing({ type: 'direct', addr: c.addr }, null, now);
     }
+    return held;
   }
 
   /**
@@ -372,6 +397,14 @@ export class PeerPaths {
     if (this.heartbeatTimer === null && !this.closed) {
       this.heartbeatTimer = this.clock.setTimeout(() => this.heartbeat(), HEARTBEAT_INTERVAL_MS);
     }
+  }
+
+  private refillCallMeMaybeBudget(now: number): void {
+    if (this.cmmBudgetAt !== null) {
+      const gained = Math.max(0, now - this.cmmBudgetAt) * CALL_ME_MAYBE_PINGS_PER_MS;
+      this.cmmBudget = Math.min(CALL_ME_MAYBE_PING_BURST, this.cmmBudget + gained);
+    }
+    this.cmmBudgetAt = now;
   }
 
   private heartbeat(): void {

@@ -30,6 +30,8 @@ export interface MagicsockCounters {
    * routes): ignored, since a path there would carry WireGuard inside WireGuard.
    */
   viaTunnelIgnored: number;
+  /** Call-me-maybe pings held back by the per-peer budget (a peer sending too many). */
+  callMeMaybeHeld: number;
   /** WireGuard packets from an address no peer proved with disco. */
   wgUnknownSource: number;
   /** WireGuard packets in and out, by path. */
@@ -63,6 +65,7 @@ export function newCounters(): MagicsockCounters {
     discoBadMessage: 0,
     discoKeyMismatch: 0,
     viaTunnelIgnored: 0,
+    callMeMaybeHeld: 0,
     discoUnmatchedPong: 0,
     wgUnknownSource: 0,
     wgDirectIn: 0,
