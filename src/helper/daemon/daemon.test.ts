@@ -292,6 +292,9 @@ describe('Daemon', () => {
     await upAndRunning(w, d);
     expect(w.registrations[1]).toMatchObject({ oldNodeKey: firstKey });
     expect((w.registrations[1] as { nodeKey: string }).nodeKey).not.toBe(firstKey);
+    // The logout came while the first netmap's save was still pending: the next login's netmap
+    // is cached all the same (it once never was, so a re-login left no tunnels for a restart).
+    await waitFor(() => fs.existsSync(path.join(w.dir, 'netmap.json')), 'netmap saved again');
   });
 
   it('logs in interactively: shows the URL, polls, then registers with the session', async () => {

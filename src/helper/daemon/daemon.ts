@@ -448,6 +448,7 @@ export class Daemon {
       this.netmap = null;
       this.reauth = null;
       this.clock.clearTimeout(this.netmapSaveTimer);
+      this.netmapSaveTimer = null; // else the next login's netmap would never be saved
       await this.updatePrefs({ wantRunning: false });
       await this.applyTunnel(); // no registration now: peers, routes and relays go
       this.log.info({ deviceId: reg.deviceId }, 'logged out');
