@@ -12,7 +12,7 @@ import {
   ConsoleSession,
   ConsoleSignInNotice,
 } from '../../shared/schema/control/console.js';
-import { applyTheme, savedTheme, type Theme } from '../../renderer/src/theme.js';
+import { applyTheme, savedTheme, type Theme } from '../../web-ui/theme.js';
 import { describeError, Empty, request, setSessionEndedHandler } from './api.js';
 import { ConfirmProvider } from './components/Dialog.js';
 import { NoticeProvider } from './components/notices.js';

@@ -1,6 +1,6 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { applyTheme, savedTheme } from '../../renderer/src/theme.js';
+import { applyTheme, savedTheme } from '../../web-ui/theme.js';
 import { App } from './App.js';
 import './styles.css';
 

@@ -4,7 +4,7 @@ import type { AppState, View } from '../../shared/schema/ipc.js';
 import { Section } from './components/controls.js';
 import { connectionTitle } from './format.js';
 import { startIpc, useUi } from './store.js';
-import { applyTheme, savedTheme } from './theme.js';
+import { applyTheme, savedTheme } from '../../web-ui/theme.js';
 import { Diagnostics } from './views/Diagnostics.js';
 import { ExitNodes } from './views/ExitNodes.js';
 import { Home } from './views/Home.js';

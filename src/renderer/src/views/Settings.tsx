@@ -2,7 +2,7 @@
 import { useEffect, useState } from 'react';
 import type { AppInfo, AppState } from '../../../shared/schema/ipc.js';
 import { Section, Switch } from '../components/controls.js';
-import { applyTheme, savedTheme, type Theme } from '../theme.js';
+import { applyTheme, savedTheme, type Theme } from '../../../web-ui/theme.js';
 import { useUi } from '../store.js';
 
 export function Settings({ app }: { readonly app: AppState }) {
