@@ -19,9 +19,7 @@
  *   npm run bench:throughput -- --seconds 10 --parts a,b --out out/bench/throughput.json
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { dirname } from 'node:path';
 import {
   buildMeshLab,
   describePath,
@@ -33,6 +31,7 @@ import {
 } from '../e2e/lab/mesh.js';
 import { requireLabPrerequisites } from '../e2e/lab/netns.js';
 import { staticWireGuardLink } from '../e2e/lab/static-wg.js';
+import { BENCH_LAB_SITES, machineInfo, parseBenchArgs } from './cli.js';
 import { fmt } from './stats.js';
 import { runIperf, type IperfResult } from './throughput-iperf.js';
 
@@ -59,13 +58,6 @@ const DEFAULT_OUT = 'out/bench/throughput.json';
 const PATH_TIMEOUT_MS = 60_000;
 /** Waiting after the path is direct before measuring (d): a few fast-path ticks. */
 const FAST_PATH_SETTLE_MS = 3_000;
-/** The lab: a and b share the two easy sites, c uses two hard ones. */
-const SITES = [
-  { name: 'ez1', nat: 'easy' },
-  { name: 'ez2', nat: 'easy' },
-  { name: 'hd1', nat: 'hard' },
-  { name: 'hd2', nat: 'hard' },
-] as const;
 
 interface PartResult {
   readonly part: Part;
@@ -74,31 +66,6 @@ interface PartResult {
   readonly path: string | null;
   readonly result: IperfResult | null;
   readonly error: string | null;
-}
-
-function parseOptions(): { seconds: number; parts: Part[]; out: string } | 'help' {
-  const { values } = parseArgs({
-    options: {
-      seconds: { type: 'string' },
-      parts: { type: 'string' },
-      out: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
-  if (values.help) return 'help';
-  const seconds = Number(values.seconds ?? DEFAULT_SECONDS);
-  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 600) {
-    throw new Error('--seconds must be a whole number from 1 to 600');
-  }
-  const parts = (values.parts ?? PARTS.join(','))
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean);
-  for (const p of parts) {
-    if (!(PARTS as readonly string[]).includes(p)) throw new Error(`unknown part ${p}`);
-  }
-  return { seconds, parts: parts as Part[], out: resolve(values.out ?? DEFAULT_OUT) };
 }
 
 async function measure(
@@ -181,7 +148,11 @@ function report(results: readonly PartResult[], seconds: number): string {
 }
 
 async function main(): Promise<number> {
-  const opts = parseOptions();
+  const opts = parseBenchArgs({
+    parts: PARTS,
+    count: { name: 'seconds', default: DEFAULT_SECONDS, max: 600 },
+    defaultOut: DEFAULT_OUT,
+  });
   if (opts === 'help') {
     process.stdout.write(HELP);
     return 0;
@@ -189,13 +160,13 @@ async function main(): Promise<number> {
   requireLabPrerequisites([...MESH_LAB_TOOLS, 'iperf3']);
   process.stdout.write('Building the lab…\n');
   const mesh = await buildMeshLab({
-    sites: SITES,
+    sites: BENCH_LAB_SITES,
     daemon: { extraArgs: ['--fast-path', 'off'] },
   });
   const results: PartResult[] = [];
   try {
     if (opts.parts.includes('a')) {
-      results.push(await measure('a', () => plainWireGuard(mesh, opts.seconds)));
+      results.push(await measure('a', () => plainWireGuard(mesh, opts.count)));
     }
     if (opts.parts.includes('b')) {
       results.push(
@@ -205,7 +176,7 @@ async function main(): Promise<number> {
             ['ez1', 'ez2'],
             (_a, b) => (p) => isDirectAt(p, b.publicAddress),
           );
-          return { path, result: await overTrellis(mesh, a, b, opts.seconds) };
+          return { path, result: await overTrellis(mesh, a, b, opts.count) };
         }),
       );
     }
@@ -217,7 +188,7 @@ async function main(): Promise<number> {
             ['hd1', 'hd2'],
             () => (p) => p.path.type === 'relay',
           );
-          return { path, result: await overTrellis(mesh, a, b, opts.seconds) };
+          return { path, result: await overTrellis(mesh, a, b, opts.count) };
         }),
       );
     }
@@ -227,11 +198,11 @@ async function main(): Promise<number> {
   if (opts.parts.includes('d')) {
     process.stdout.write('Building the lab again, with the fast path…\n');
     const fast = await buildMeshLab({
-      sites: SITES.slice(0, 2),
+      sites: BENCH_LAB_SITES.slice(0, 2),
       daemon: { extraArgs: ['--fast-path', 'on'] },
     });
     try {
-      results.push(await measure('a2', () => plainWireGuard(fast, opts.seconds)));
+      results.push(await measure('a2', () => plainWireGuard(fast, opts.count)));
       results.push(
         await measure('d', async () => {
           const { a, b, path } = await trellisPair(
@@ -243,7 +214,7 @@ async function main(): Promise<number> {
           await new Promise((r) => setTimeout(r, FAST_PATH_SETTLE_MS));
           return {
             path: `${path}, fast path`,
-            result: await overTrellis(fast, a, b, opts.seconds),
+            result: await overTrellis(fast, a, b, opts.count),
           };
         }),
       );
@@ -252,7 +223,7 @@ async function main(): Promise<number> {
     }
   }
 
-  process.stdout.write(report(results, opts.seconds));
+  process.stdout.write(report(results, opts.count));
   const mbps = (p: Part): number | null =>
     results.find((r) => r.part === p)?.result?.receivedMbps ?? null;
   const ratio = (p: Part, baseline: Part = 'a'): number | null => {
@@ -263,13 +234,8 @@ async function main(): Promise<number> {
   const json = {
     bench: 'throughput',
     at: new Date().toISOString(),
-    machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? null,
-      kernel: os.release(),
-      node: process.version,
-    },
-    secondsPerPart: opts.seconds,
+    machine: machineInfo(),
+    secondsPerPart: opts.count,
     parts: Object.fromEntries(results.map((r) => [r.part, r])),
     ratios: {
       bOverA: ratio('b'),

@@ -91,6 +91,11 @@ export interface PingOptions {
   readonly deadlineS?: number;
   /** Seconds to wait for the last reply when there is no deadline (ping's -W). */
   readonly replyWaitS?: number;
+  /**
+   * Source address (ping's -I). Without it ping picks the source once, at start: started before
+   * a tunnel's route exists, it keeps the LAN address, which the peer's WireGuard drops.
+   */
+  readonly source?: string;
 }
 
 /** A ping running in a namespace; stop() ends it (SIGINT, as Ctrl-C) and parses what came back. */
@@ -124,6 +129,7 @@ export async function startPing(
   if (options.intervalS !== undefined) args.push('-i', String(options.intervalS));
   if (options.deadlineS !== undefined) args.push('-w', String(options.deadlineS));
   if (options.replyWaitS !== undefined) args.push('-W', String(options.replyWaitS));
+  if (options.source !== undefined) args.push('-I', options.source);
   const p = await lab.spawn(ns, 'ping', [...args, address], { label: `ping ${address}` });
   return {
     firstReply: (timeoutMs) =>

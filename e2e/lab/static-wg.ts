@@ -37,6 +37,16 @@ export interface StaticWgEnd {
 
 export interface StaticWgLink {
   readonly ends: readonly [StaticWgEnd, StaticWgEnd];
+  /**
+   * When (Unix ms) setting the link up began (before the first wireguard-go started), when both
+   * ends were configured and up, and when the first ping reply came through the tunnel (at the
+   * resolution of `pingIntervalS`).
+   */
+  readonly timings: {
+    readonly startedAt: number;
+    readonly upAt: number;
+    readonly repliedAt: number;
+  };
   /** Stops both wireguard-go processes (which removes their interfaces). */
   dispose(): Promise<void>;
 }
@@ -45,6 +55,8 @@ export interface StaticWgOptions {
   readonly port?: number;
   /** Same default as trellisd, so a comparison measures the path, not the MTU. */
   readonly mtu?: number;
+  /** Ping interval while waiting for the tunnel: the resolution of repliedAt (default 0.2). */
+  readonly pingIntervalS?: number;
 }
 
 const counters = new WeakMap<NatLab, number>();
@@ -106,6 +118,7 @@ export async function staticWireGuardLink(
   const dispose = async (): Promise<void> => {
     await Promise.all(procs.map((p) => p.stop()));
   };
+  const startedAt = Date.now();
   try {
     for (const i of [0, 1] as const) {
       const self = ends[i];
@@ -127,8 +140,9 @@ export async function staticWireGuardLink(
       await lab.exec(ns, 'ip', ['address', 'add', cidr, 'dev', self.ifname]);
       await lab.exec(ns, 'ip', ['link', 'set', 'dev', self.ifname, 'mtu', String(mtu), 'up']);
     }
+    const upAt = Date.now();
     const reply = await pingUntilReply(lab, a.ns, ends[1].address, {
-      intervalS: 0.2,
+      intervalS: options.pingIntervalS ?? 0.2,
       deadlineS: CONNECT_DEADLINE_S,
     });
     if (reply === null) {
@@ -136,7 +150,8 @@ export async function staticWireGuardLink(
         `plain WireGuard ${a.name} → ${b.name} did not connect in ${CONNECT_DEADLINE_S} s`,
       );
     }
-    return { ends, dispose };
+    // startPing runs ping with -D, so every reply carries its arrival time.
+    return { ends, timings: { startedAt, upAt, repliedAt: reply.atMs ?? Date.now() }, dispose };
   } catch (e) {
     await dispose();
     throw e;

@@ -140,6 +140,32 @@ describe('EndpointUpdater', () => {
     expect(t.last()!.endpoints.map((e) => e.type)).toEqual(['stun', 'local']);
   });
 
+  it('publishes the reflexive address without waiting for a slow port-mapping probe', async () => {
+    // A gateway that speaks no port-mapping protocol: the probe ends only at its timeout.
+    let answer: (support: { upnp: boolean; natPmp: boolean; pcp: boolean }) => void = () => {};
+    const t = await setup({
+      portMapper: {
+        probe: () => new Promise((resolve) => (answer = resolve)),
+        endpoint: null,
+      },
+    });
+    t.updater.setRelayMap(t.relayMap);
+    t.updater.start();
+    const withStun = await waitFor(() => t.emitted[1], 'the reflexive address');
+    expect(withStun.endpoints.map((e) => e.type)).toEqual(['stun', 'local']);
+    expect(withStun.report).toMatchObject({ globalV4: `127.0.0.1:${t.port}`, portMapping: null });
+    expect(t.emitted).toHaveLength(2);
+    // The probe's verdict follows in its own emit; the run ends only then.
+    answer({ upnp: false, natPmp: false, pcp: false });
+    const final = await waitFor(() => t.emitted[2], 'the port-mapping findings');
+    expect(final.report).toMatchObject({
+      globalV4: `127.0.0.1:${t.port}`,
+      portMapping: { upnp: false, natPmp: false, pcp: false },
+    });
+    expect(t.updater.report).toBe(final.report);
+    expect(t.runs()).toBe(1);
+  });
+
   it('re-STUNs 20–26 s after each run, and emits only when something changed', async () => {
     for (const [random, expected] of [
       [0, RESTUN_INTERVAL_MS],

@@ -190,11 +190,33 @@ export class EndpointUpdater {
     let report: NetcheckReport | null = null;
     try {
       const portMapper = this.options.portMapper ?? null;
-      const [r, portMapping] = await Promise.all([
-        netcheck.run(relayMap),
-        portMapper === null ? null : portMapper.probe().catch(() => null),
-      ]);
-      report = portMapper === null ? r : { ...r, portMapping, portMapped: portMapper.endpoint };
+      let probed: { support: PortMappingSupport | null } | null = null;
+      const probing =
+        portMapper === null
+          ? null
+          : portMapper.probe().then(
+              (support) => (probed = { support }),
+              () => (probed = { support: null }),
+            );
+      const r = await netcheck.run(relayMap);
+      if (portMapper === null) {
+        report = r;
+      } else {
+        // A gateway that speaks no port-mapping protocol answers nothing, so the probe often ends
+        // only at its timeout, long after STUN did: publish the reflexive address (what a peer
+        // needs to punch through to us) now, with the last run's port-mapping findings, and the
+        // new findings when they come.
+        if (probed === null && this.active && session === this.session) {
+          this.latest = {
+            ...r,
+            portMapping: this.latest?.portMapping ?? null,
+            portMapped: portMapper.endpoint,
+          };
+          this.emit(false);
+        }
+        const { support } = probed ?? (await probing)!;
+        report = { ...r, portMapping: support, portMapped: portMapper.endpoint };
+      }
     } catch (e) {
       this.log.warn({ error: (e as Error).message }, 'netcheck failed');
     }
