@@ -50,6 +50,7 @@ import type { RelayClientOptions } from '../relay/client.js';
 import { PeerPaths, type PathRef, type PeerPathsDelegate } from './peer-paths.js';
 import { newCounters, type MagicsockCounters, type PingPath } from './types.js';
 import type { StunSink, StunTransport } from '../netcheck/types.js';
+import { PathLostSignal } from './path-lost-signal.js';
 import { WgProxy } from './wg-proxy.js';
 import type { FastPath, FastPathHost } from './fast-path.js';
 
@@ -60,8 +61,12 @@ import type { FastPath, FastPathHost } from './fast-path.js';
 export const RELAY_ROUTE_TRUST_MS = 30_000;
 /** Counters are logged (debug level) this often when they changed: enough to follow a session. */
 export const COUNTERS_LOG_INTERVAL_MS = 10_000;
-/** 'direct-path-lost' at most this often: one re-STUN covers every peer behind the same NAT. */
-export const PATH_LOST_EVENT_MIN_INTERVAL_MS = 10_000;
+/**
+ * 'direct-path-lost' at most this often (one re-STUN covers every peer behind the same NAT), and
+ * a loss inside the interval fires at its end (path-lost-signal.ts). A netcheck costs a few STUN
+ * round trips, and a rebinding is found this much sooner at worst.
+ */
+export const PATH_LOST_EVENT_MIN_INTERVAL_MS = 5_000;
 /** Direct source addresses remembered per peer (a peer roams, NATs rebind). */
 export const MAX_LEARNED_ADDRS_PER_PEER = 16;
 
@@ -164,12 +169,15 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
   private preferredRegion: number | null = null;
   private updating: Promise<unknown> = Promise.resolve();
   private countersTimer: unknown = null;
-  private pathLostAt: number | null = null;
+  private readonly pathLost: PathLostSignal;
   private closed = false;
 
   constructor(private readonly opts: MagicsockOptions) {
     super();
     this.clock = opts.clock ?? systemClock;
+    this.pathLost = new PathLostSignal(this.clock, PATH_LOST_EVENT_MIN_INTERVAL_MS, () =>
+      this.emit('direct-path-lost'),
+    );
     this.loopback = opts.loopback ?? '127.0.0.1';
   }
 
@@ -371,6 +379,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
     if (this.closed) return;
     this.closed = true;
     this.clock.clearTimeout(this.countersTimer);
+    this.pathLost.close();
     await this.updating;
     await this.opts.fastPath
       ?.close()
@@ -564,10 +573,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
   }
 
   private noteDirectPathLost(): void {
-    const now = this.clock.now();
-    if (this.pathLostAt !== null && now - this.pathLostAt < PATH_LOST_EVENT_MIN_INTERVAL_MS) return;
-    this.pathLostAt = now;
-    this.emit('direct-path-lost');
+    this.pathLost.raise();
   }
 
   private seal(p: PeerConn, msg: DiscoMessage): Uint8Array | null {
