@@ -185,10 +185,15 @@ export async function waitForPeerPath(
   timeoutMs: number,
 ): Promise<{ peer: PeerStatus; elapsedMs: number }> {
   const started = Date.now();
-  const toId = (await to.daemon.self()).id;
+  // `to` may have just started and not have its netmap yet: its id comes with it.
+  let toId: string | null = null;
   let last: PeerStatus | undefined;
   for (;;) {
-    last = findPeer(await from.daemon.status(), toId);
+    toId ??= await to.daemon.self().then(
+      (s) => s.id,
+      () => null,
+    );
+    last = toId === null ? undefined : findPeer(await from.daemon.status(), toId);
     if (last && predicate(last)) return { peer: last, elapsedMs: Date.now() - started };
     if (Date.now() - started > timeoutMs) {
       throw new Error(

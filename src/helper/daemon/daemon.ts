@@ -180,6 +180,7 @@ export class Daemon {
       clock: this.clock,
       log: this.log,
       ...(deps.random ? { random: deps.random } : {}),
+      onWireGuardApplied: (port) => this.deps.magicsock?.wireGuardConfigured(port),
       onChange: () => {
         this.deps.magicsock?.wireGuardConfigured(this.tunnel.actualListenPort);
         this.tunnelErrorSince = this.tunnel.error ? this.now() : null;

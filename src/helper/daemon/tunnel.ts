@@ -41,6 +41,14 @@ export interface TunnelOptions {
   readonly random?: () => number;
   /** Called whenever the outcome of applying changes (success, or a new error). */
   readonly onChange?: () => void;
+  /**
+   * WireGuard has the desired peers and listens on `port`; the OS side (addresses, routes) comes
+   * next. Packets that waited for WireGuard (a peer's handshake initiation) should reach it now,
+   * before local traffic can: a local packet would make WireGuard send an initiation of its own,
+   * and two crossing initiations leave both sides rejecting each other's response until
+   * WireGuard's 5 s retry (each side's handshake state holds one exchange).
+   */
+  readonly onWireGuardApplied?: (port: number | null) => void;
 }
 
 export class Tunnel {
@@ -140,9 +148,10 @@ export class Tunnel {
     try {
       const device = await this.ensureDevice();
       await device.apply(desired.wg);
-      await this.opts.os.apply(desired.os);
       const stats = await device.stats().catch(() => null);
       if (stats) this.listenPort = stats.listenPort;
+      this.opts.onWireGuardApplied?.(this.listenPort);
+      await this.opts.os.apply(desired.os);
       if (this.lastError !== null || this.failures > 0)
         this.opts.log.info({}, 'tunnel configured again');
       this.failures = 0;

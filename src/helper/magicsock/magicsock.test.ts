@@ -278,6 +278,36 @@ describe('magicsock on loopback with a real relay', () => {
     ]);
   });
 
+  it('resends an unanswered handshake initiation once a fresh netmap shows the peer elsewhere', async () => {
+    const [r1, r2, r3] = [await relay(1), await relay(2), await relay(3)];
+    const map = relayMapOf([
+      { id: 1, relay: r1 },
+      { id: 2, relay: r2 },
+      { id: 3, relay: r3 },
+    ]);
+    const [a, b] = [await node(1), await node(2)];
+    a.direct = false;
+    b.direct = false;
+    b.ms.setPreferredRegion(2);
+    // Both start from stale (cached) netmaps: a thinks b is homed in 1, b thinks a is in 3.
+    const { aToB } = await connect(a, b, map, { homeRegion: { a: 3, b: 1 } });
+    await waitFor(() => b.ms.homeRegion === 2, 'b homed in region 2');
+    const init = wgPacket(7);
+    init[0] = 1; // a handshake initiation
+    a.wg.send(aToB, init);
+    await waitFor(() => a.ms.counters.wgRelayOut > 0, 'a relayed its initiation');
+    // Through region 1, where b is not: lost (WireGuard would retry only after 5 s).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.wg.received).toHaveLength(0);
+    // Control's fresh netmap says b is homed in 2: the initiation goes again, there.
+    await applyNetmap(a, [peerEntry(b, { homeRegion: 2 })], map);
+    await waitFor(() => b.wg.received.some((r) => r.packet[16] === 7), 'b got the initiation');
+    expect(a.ms.counters.wgHandshakeResent).toBe(1);
+    // Only once per initiation, and never for one that was answered.
+    await applyNetmap(a, [peerEntry(b, { homeRegion: 3 })], map);
+    expect(a.ms.counters.wgHandshakeResent).toBe(1);
+  });
+
   it('moves home to another region when the home relay goes down, and keeps relaying', async () => {
     const [r1, r2] = [await relay(1), await relay(2)];
     const map = relayMapOf([

@@ -67,6 +67,15 @@ export const COUNTERS_LOG_INTERVAL_MS = 10_000;
  * round trips, and a rebinding is found this much sooner at worst.
  */
 export const PATH_LOST_EVENT_MIN_INTERVAL_MS = 5_000;
+/**
+ * A WireGuard handshake initiation still unanswered this long after we sent it is resent (once)
+ * when the route to the peer changes. Under WireGuard's REKEY_TIMEOUT (5 s), after which
+ * WireGuard sends a fresh initiation itself; a resent one is only ever a duplicate the peer
+ * rejects (its timestamp is not newer) or the first copy to arrive.
+ */
+export const HANDSHAKE_RESEND_MAX_AGE_MS = 4_000;
+/** WireGuard's handshake initiation (message type 1). */
+const WG_HANDSHAKE_INITIATION = 1;
 /** Direct source addresses remembered per peer (a peer roams, NATs rebind). */
 export const MAX_LEARNED_ADDRS_PER_PEER = 16;
 
@@ -133,6 +142,13 @@ interface PeerConn {
   relayRegion: number | null;
   relayAt: number;
   readonly learned: Set<string>;
+  /**
+   * Our latest handshake initiation to the peer while nothing has come back from it. Started from
+   * a cached netmap, we relay it through the peer's home region as last seen, which may be stale;
+   * when a fresh netmap or the peer's own packets show the route, it goes again (once) instead of
+   * waiting for WireGuard's 5 s retry.
+   */
+  unansweredInit: { readonly packet: Uint8Array; readonly at: number; resent: boolean } | null;
   closed: boolean;
 }
 
@@ -493,6 +509,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
       relayRegion: null,
       relayAt: 0,
       learned: new Set(),
+      unansweredInit: null,
       closed: false,
     };
     conn = c;
@@ -502,7 +519,9 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
   }
 
   private updatePeer(c: PeerConn, peer: Peer): void {
+    const moved = c.homeRegion !== peer.homeRelayRegion;
     c.homeRegion = peer.homeRelayRegion;
+    if (moved) this.resendUnansweredInit(c);
     c.paths.setNetmapEndpoints(this.outsideTunnel(netmapEndpoints(peer.endpoints)));
     const disco = peer.discoKey ? keyFromBase64(peer.discoKey) : null;
     const discoRaw = disco?.ok ? disco.value : null;
@@ -520,6 +539,16 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
       this.byDiscoHex.set(c.discoHex, c);
       c.paths.discoverNow('new peer or disco key');
     }
+    // The peer restarted: an initiation sent meanwhile may have reached a device not yet there.
+    this.resendUnansweredInit(c);
+  }
+
+  private resendUnansweredInit(c: PeerConn): void {
+    const init = c.unansweredInit;
+    if (!init || init.resent || this.clock.now() - init.at > HANDSHAKE_RESEND_MAX_AGE_MS) return;
+    init.resent = true;
+    this.counters.wgHandshakeResent++;
+    this.sendWireGuard(c, init.packet);
   }
 
   private removePeer(c: PeerConn): void {
@@ -596,6 +625,9 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
   // -- sending ---------------------------------------------------------------------------------
 
   private sendWireGuard(c: PeerConn, packet: Uint8Array): void {
+    if (packet[0] === WG_HANDSHAKE_INITIATION && c.unansweredInit?.packet !== packet) {
+      c.unansweredInit = { packet, at: this.clock.now(), resent: false };
+    }
     const plan = c.paths.planSend();
     let sent = false;
     if (plan.direct && this.sendUdp(plan.direct, packet)) {
@@ -672,6 +704,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
         return;
       }
       this.counters.wgDirectIn++;
+      c.unansweredInit = null;
       c.proxy.deliver(packet);
       return;
     }
@@ -706,13 +739,17 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
       this.counters.relayUnknownPeer++;
       return;
     }
+    const newRoute = c.relayRegion !== region;
     c.relayRegion = region;
     c.relayAt = this.clock.now();
     if (isDisco(payload)) {
       this.onDisco(payload, { type: 'relay', region }, c, null);
+      // The peer is reachable in this region: our initiation may have gone to another one.
+      if (newRoute) this.resendUnansweredInit(c);
       return;
     }
     this.counters.wgRelayIn++;
+    c.unansweredInit = null;
     c.paths.noteRelayReceive();
     c.proxy.deliver(payload);
   }

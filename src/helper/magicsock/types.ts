@@ -39,6 +39,8 @@ export interface MagicsockCounters {
   wgRelayIn: number;
   wgDirectOut: number;
   wgRelayOut: number;
+  /** Unanswered WireGuard handshake initiations sent again when the route to the peer changed. */
+  wgHandshakeResent: number;
   /** WireGuard packets for a peer that no path could take. */
   wgNoPath: number;
   /** Relay packets from a node key that is not a peer. */
@@ -72,6 +74,7 @@ export function newCounters(): MagicsockCounters {
     wgRelayIn: 0,
     wgDirectOut: 0,
     wgRelayOut: 0,
+    wgHandshakeResent: 0,
     wgNoPath: 0,
     relayUnknownPeer: 0,
     unknownPacket: 0,
