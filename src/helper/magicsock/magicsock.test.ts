@@ -5,6 +5,7 @@ import { ManualClock } from '../testing/manual-clock.js';
 import { waitFor } from '../testing/wait.js';
 import { silentLogger } from '../daemon/log.js';
 import { FAST_PATH_TICK_MS, FastPath } from './fast-path.js';
+import { CROSSING_INIT_HOLD_MS } from './magicsock.js';
 import { fastPathRemoveScript } from './fast-path-rules.js';
 import { TRUST_DIRECT_PATH_MS, DISCOVERY_INTERVAL_MS } from './peer-paths.js';
 import {
@@ -306,6 +307,50 @@ describe('magicsock on loopback with a real relay', () => {
     // Only once per initiation, and never for one that was answered.
     await applyNetmap(a, [peerEntry(b, { homeRegion: 3 })], map);
     expect(a.ms.counters.wgHandshakeResent).toBe(1);
+  });
+
+  it('holds back a handshake initiation that crosses ours (lower node key), until ours is answered', async () => {
+    const r1 = await relay(1);
+    const [a, b] = [await node(1), await node(2)];
+    const { aToB, bToA } = await connect(a, b, relayMapOf([{ id: 1, relay: r1 }]));
+    await passes(a, b, aToB, 1);
+    await passes(b, a, bToA, 2);
+    const lowerFirst =
+      Buffer.compare(Buffer.from(a.nodeKey, 'base64'), Buffer.from(b.nodeKey, 'base64')) < 0;
+    const [lo, hi, loToHi, hiToLo] = lowerFirst ? [a, b, aToB, bToA] : [b, a, bToA, aToB];
+    const got = (n: Node, tag: number) => n.wg.received.some((r) => r.packet[16] === tag);
+    const message = (type: number, tag: number) => {
+      const p = wgPacket(tag);
+      p[0] = type;
+      return p;
+    };
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    // lo initiates; hi's own initiation crosses it.
+    lo.wg.send(loToHi, message(1, 10));
+    await waitFor(() => got(hi, 10), 'hi got lo’s initiation');
+    hi.wg.send(hiToLo, message(1, 11));
+    await waitFor(() => lo.ms.counters.wgCrossingInitHeld === 1, 'lo holds hi’s initiation');
+    await sleep(200);
+    expect(got(lo, 11)).toBe(false);
+    // hi answers lo's initiation: lo's WireGuard gets the answer, and never the crossing one.
+    hi.wg.send(hiToLo, message(2, 12));
+    await waitFor(() => got(lo, 12), 'lo got hi’s response');
+    await sleep(CROSSING_INIT_HOLD_MS + 200);
+    expect(got(lo, 11)).toBe(false);
+
+    // Had lo's initiation been lost (no answer), the held one reaches WireGuard after the hold.
+    lo.wg.send(loToHi, message(1, 20));
+    await waitFor(() => got(hi, 20), 'hi got lo’s second initiation');
+    hi.wg.send(hiToLo, message(1, 21));
+    await waitFor(() => lo.ms.counters.wgCrossingInitHeld === 2, 'lo holds again');
+    await waitFor(
+      () => got(lo, 21),
+      'the held initiation after the hold',
+      CROSSING_INIT_HOLD_MS + 2000,
+    );
+    // The higher key never holds: hi took lo's initiations at once.
+    expect(hi.ms.counters.wgCrossingInitHeld).toBe(0);
   });
 
   it('moves home to another region when the home relay goes down, and keeps relaying', async () => {

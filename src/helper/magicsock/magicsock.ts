@@ -74,8 +74,18 @@ export const PATH_LOST_EVENT_MIN_INTERVAL_MS = 5_000;
  * rejects (its timestamp is not newer) or the first copy to arrive.
  */
 export const HANDSHAKE_RESEND_MAX_AGE_MS = 4_000;
-/** WireGuard's handshake initiation (message type 1). */
+/**
+ * Two handshake initiations that cross (each side initiated before the other's arrived) stall
+ * WireGuard: it keeps one handshake state per peer, so each side, by answering the other's
+ * initiation, forgets its own, and then rejects the answer to it; both wait for the 5 s retry.
+ * So the side with the lower node key holds the peer's crossing initiation back this long: the
+ * peer answers ours meanwhile (a relayed round trip, with margin), and the held one is dropped;
+ * should ours have been lost, the held one goes to WireGuard after all.
+ */
+export const CROSSING_INIT_HOLD_MS = 1_000;
+/** WireGuard's handshake initiation and response (message types 1 and 2). */
 const WG_HANDSHAKE_INITIATION = 1;
+const WG_HANDSHAKE_RESPONSE = 2;
 /** Direct source addresses remembered per peer (a peer roams, NATs rebind). */
 export const MAX_LEARNED_ADDRS_PER_PEER = 16;
 
@@ -149,6 +159,8 @@ interface PeerConn {
    * waiting for WireGuard's 5 s retry.
    */
   unansweredInit: { readonly packet: Uint8Array; readonly at: number; resent: boolean } | null;
+  /** The peer's initiation that crossed ours, held back (CROSSING_INIT_HOLD_MS). */
+  heldInit: { readonly packet: Uint8Array; readonly timer: unknown } | null;
   closed: boolean;
 }
 
@@ -510,6 +522,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
       relayAt: 0,
       learned: new Set(),
       unansweredInit: null,
+      heldInit: null,
       closed: false,
     };
     conn = c;
@@ -553,6 +566,8 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
 
   private removePeer(c: PeerConn): void {
     c.closed = true;
+    if (c.heldInit) this.clock.clearTimeout(c.heldInit.timer);
+    c.heldInit = null;
     c.paths.close();
     c.proxy.close();
     this.forgetSources(c);
@@ -704,8 +719,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
         return;
       }
       this.counters.wgDirectIn++;
-      c.unansweredInit = null;
-      c.proxy.deliver(packet);
+      this.deliverWireGuard(c, packet);
       return;
     }
     if (isDisco(packet)) {
@@ -749,9 +763,37 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
       return;
     }
     this.counters.wgRelayIn++;
-    c.unansweredInit = null;
     c.paths.noteRelayReceive();
-    c.proxy.deliver(payload);
+    this.deliverWireGuard(c, payload);
+  }
+
+  /** A WireGuard packet from the peer, for our WireGuard (see CROSSING_INIT_HOLD_MS). */
+  private deliverWireGuard(c: PeerConn, packet: Uint8Array): void {
+    const ours = c.unansweredInit;
+    c.unansweredInit = null; // something came back: the peer is there
+    if (
+      packet[0] === WG_HANDSHAKE_INITIATION &&
+      ours !== null &&
+      this.clock.now() - ours.at < CROSSING_INIT_HOLD_MS &&
+      c.heldInit === null &&
+      this.selfNodeKeyRaw !== null &&
+      Buffer.compare(this.selfNodeKeyRaw, c.nodeKeyRaw) < 0
+    ) {
+      this.counters.wgCrossingInitHeld++;
+      const timer = this.clock.setTimeout(() => {
+        const held = c.heldInit;
+        c.heldInit = null;
+        if (held && !c.closed) c.proxy.deliver(held.packet); // ours went unanswered after all
+      }, CROSSING_INIT_HOLD_MS);
+      c.heldInit = { packet, timer };
+      return;
+    }
+    if (packet[0] === WG_HANDSHAKE_RESPONSE && c.heldInit !== null) {
+      // Our initiation is answered: the peer forgot its own by answering, so drop it too.
+      this.clock.clearTimeout(c.heldInit.timer);
+      c.heldInit = null;
+    }
+    c.proxy.deliver(packet);
   }
 
   /**

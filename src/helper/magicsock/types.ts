@@ -41,6 +41,8 @@ export interface MagicsockCounters {
   wgRelayOut: number;
   /** Unanswered WireGuard handshake initiations sent again when the route to the peer changed. */
   wgHandshakeResent: number;
+  /** A peer's handshake initiation that crossed ours, held back (magicsock.ts). */
+  wgCrossingInitHeld: number;
   /** WireGuard packets for a peer that no path could take. */
   wgNoPath: number;
   /** Relay packets from a node key that is not a peer. */
@@ -75,6 +77,7 @@ export function newCounters(): MagicsockCounters {
     wgDirectOut: 0,
     wgRelayOut: 0,
     wgHandshakeResent: 0,
+    wgCrossingInitHeld: 0,
     wgNoPath: 0,
     relayUnknownPeer: 0,
     unknownPacket: 0,
