@@ -5,7 +5,7 @@ import { ManualClock } from '../testing/manual-clock.js';
 import { waitFor } from '../testing/wait.js';
 import { silentLogger } from '../daemon/log.js';
 import { FAST_PATH_TICK_MS, FastPath } from './fast-path.js';
-import { CROSSING_INIT_HOLD_MS } from './magicsock.js';
+import { CROSSING_INIT_HOLD_MS, EARLY_INIT_SETTLE_MS } from './magicsock.js';
 import { fastPathRemoveScript } from './fast-path-rules.js';
 import { TRUST_DIRECT_PATH_MS, DISCOVERY_INTERVAL_MS } from './peer-paths.js';
 import {
@@ -152,6 +152,45 @@ describe('magicsock on loopback with a real relay', () => {
     b.ms.wireGuardConfigured(b.wg.port);
     await waitFor(() => b.wg.received.some((r) => r.packet[16] === 7), 'held packet delivered');
     await passes(a, b, aToB, 8);
+  });
+
+  it('passes a peer’s initiation from before WireGuard knew the peer through the crossing check', async () => {
+    const r1 = await relay(1);
+    const map = relayMapOf([{ id: 1, relay: r1 }]);
+    const b = await node(2);
+    // c has the higher node key, so b (lower) is the side that holds a crossing initiation.
+    const raw = (n: Node) => Buffer.from(n.nodeKey, 'base64');
+    let c = await node(3);
+    while (Buffer.compare(raw(b), raw(c)) > 0) c = await node(3);
+    const cToB = (await applyNetmap(c, [peerEntry(b)], map)).get(b.nodeKey)!;
+    const proxies = await b.ms.setNetmap({
+      selfNodeKey: b.nodeKey,
+      peers: [peerEntry(c)],
+      relayMap: map,
+      relayToken: b.token,
+    });
+    const bToC = proxies.get(c.nodeKey)!;
+    await waitFor(() => pathOf(c, b)?.type === 'direct', 'c: direct path to b');
+    const message = (type: number, tag: number) => {
+      const p = wgPacket(tag);
+      p[0] = type;
+      return p;
+    };
+    const got = (tag: number) => b.wg.received.some((r) => r.packet[16] === tag);
+    // c initiates while b's WireGuard does not know c yet.
+    c.wg.send(cToB, message(1, 30));
+    await waitFor(() => b.ms.counters.wgDirectIn > 0, 'b got c’s initiation');
+    // b's WireGuard is configured and at once initiates itself (a persistent keepalive does).
+    b.ms.wireGuardConfigured(b.wg.port);
+    b.wg.send(bToC, message(1, 31));
+    await waitFor(() => b.ms.counters.wgCrossingInitHeld === 1, 'b holds c’s early initiation');
+    await new Promise((r) => setTimeout(r, EARLY_INIT_SETTLE_MS + 200));
+    expect(got(30)).toBe(false);
+    // c answers b's initiation: the crossing one is dropped.
+    c.wg.send(cToB, message(2, 32));
+    await waitFor(() => got(32), 'b got c’s response');
+    await new Promise((r) => setTimeout(r, CROSSING_INIT_HOLD_MS + 200));
+    expect(got(30)).toBe(false);
   });
 
   it('relays while no direct path works, then upgrades to direct once it does', async () => {

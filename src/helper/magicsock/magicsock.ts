@@ -83,6 +83,13 @@ export const HANDSHAKE_RESEND_MAX_AGE_MS = 4_000;
  * should ours have been lost, the held one goes to WireGuard after all.
  */
 export const CROSSING_INIT_HOLD_MS = 1_000;
+/**
+ * A peer's initiation that came before WireGuard knew the peer goes to WireGuard this long after
+ * it is configured, through the crossing check above: configuring a peer with a persistent
+ * keepalive makes WireGuard initiate at once, and that initiation (sent during the config, read
+ * back by its proxy a moment later) must be seen first, or the two cross unnoticed.
+ */
+export const EARLY_INIT_SETTLE_MS = 50;
 /** WireGuard's handshake initiation and response (message types 1 and 2). */
 const WG_HANDSHAKE_INITIATION = 1;
 const WG_HANDSHAKE_RESPONSE = 2;
@@ -161,6 +168,8 @@ interface PeerConn {
   unansweredInit: { readonly packet: Uint8Array; readonly at: number; resent: boolean } | null;
   /** The peer's initiation that crossed ours, held back (CROSSING_INIT_HOLD_MS). */
   heldInit: { readonly packet: Uint8Array; readonly timer: unknown } | null;
+  /** The peer's initiation from before WireGuard knew the peer (EARLY_INIT_SETTLE_MS). */
+  earlyInit: { readonly packet: Uint8Array; timer: unknown } | null;
   closed: boolean;
 }
 
@@ -313,7 +322,12 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
    */
   wireGuardConfigured(port: number | null): void {
     this.wgPort = port;
-    if (port !== null) for (const p of this.peers.values()) p.proxy.configured(port);
+    if (port !== null) {
+      for (const p of this.peers.values()) {
+        p.proxy.configured(port);
+        this.scheduleEarlyInit(p);
+      }
+    }
     this.opts.fastPath?.setWireGuardPort(port);
     this.opts.fastPath?.poke();
   }
@@ -523,6 +537,7 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
       learned: new Set(),
       unansweredInit: null,
       heldInit: null,
+      earlyInit: null,
       closed: false,
     };
     conn = c;
@@ -568,6 +583,8 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
     c.closed = true;
     if (c.heldInit) this.clock.clearTimeout(c.heldInit.timer);
     c.heldInit = null;
+    if (c.earlyInit) this.clock.clearTimeout(c.earlyInit.timer);
+    c.earlyInit = null;
     c.paths.close();
     c.proxy.close();
     this.forgetSources(c);
@@ -767,8 +784,24 @@ export class Magicsock extends EventEmitter<MagicsockEvents> implements StunTran
     this.deliverWireGuard(c, payload);
   }
 
+  /** The peer's early initiation goes to WireGuard, through the crossing check, shortly. */
+  private scheduleEarlyInit(c: PeerConn): void {
+    const early = c.earlyInit;
+    if (!early || early.timer !== null || !c.proxy.isReady) return;
+    early.timer = this.clock.setTimeout(() => {
+      c.earlyInit = null;
+      if (!c.closed) this.guard(() => this.deliverWireGuard(c, early.packet));
+    }, EARLY_INIT_SETTLE_MS);
+  }
+
   /** A WireGuard packet from the peer, for our WireGuard (see CROSSING_INIT_HOLD_MS). */
   private deliverWireGuard(c: PeerConn, packet: Uint8Array): void {
+    if (packet[0] === WG_HANDSHAKE_INITIATION && !c.proxy.isReady) {
+      // WireGuard does not know the peer yet: keep the latest, see EARLY_INIT_SETTLE_MS.
+      if (c.earlyInit) this.clock.clearTimeout(c.earlyInit.timer);
+      c.earlyInit = { packet, timer: null };
+      return;
+    }
     const ours = c.unansweredInit;
     c.unansweredInit = null; // something came back: the peer is there
     if (
